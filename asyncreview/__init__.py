@@ -1,0 +1,3 @@
+"""asyncreview: code review for Python asyncio code."""
+
+__version__ = "0.1.0"

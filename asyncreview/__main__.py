@@ -1,0 +1,3 @@
+from asyncreview.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,15 @@
+"""The built-in rule families. They register through the same pluggy hook (entry-point group
+`asyncreview`) that a third-party rule pack uses."""
+
+from __future__ import annotations
+
+from typing import List
+
+from asyncreview.plugins import hookimpl
+
+
+@hookimpl
+def asyncreview_rules() -> List[type]:
+    from asyncreview.checks import compat
+
+    return [*compat.RULES]

@@ -1,0 +1,150 @@
+"""`asyncreview [options] PATH...` in the ruff tradition. Exit 0 clean, 1 findings at or above
+--fail-on, 2 usage or config error."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from asyncreview import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _codes(text: str) -> List[str]:
+    return [part.strip().upper() for part in text.split(",") if part.strip()]
+
+
+def _append_codes(parser_value: Optional[List[str]], text: str) -> List[str]:
+    return (parser_value or []) + _codes(text)
+
+
+class _Codes(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, _append_codes(getattr(namespace, self.dest), values))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asyncreview",
+        description="Review Python asyncio code: version compatibility, blocking calls, missing "
+        "context managers and broad retry policies.",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: .)")
+    parser.add_argument("--version", action="version", version=f"asyncreview {__version__}")
+    rules = parser.add_argument_group("rule selection")
+    rules.add_argument("--select", action=_Codes, metavar="CODES", help="comma-separated codes or prefixes to enable (replaces config)")
+    rules.add_argument("--extend-select", action=_Codes, default=[], metavar="CODES", help="codes or prefixes to enable in addition")
+    rules.add_argument("--ignore", action=_Codes, default=[], metavar="CODES", help="codes or prefixes to disable")
+    rules.add_argument("--target-version", metavar="VERSION", help="lowest Python the project supports, e.g. 3.10")
+    output = parser.add_argument_group("output")
+    output.add_argument("--format", default="text", help="text (default) or json; plugins may add more")
+    output.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
+    output.add_argument("--statistics", action="store_true", help="count findings per rule")
+    output.add_argument("--quiet", "-q", action="store_true", help="print only the summary line")
+    output.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    result = parser.add_argument_group("exit status")
+    result.add_argument("--fail-on", metavar="SEVERITY", help="critical, warning or suggestion (default: any finding)")
+    result.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
+    run = parser.add_argument_group("run")
+    run.add_argument("--config", type=Path, metavar="FILE", help="use this pyproject.toml for every file")
+    run.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
+    run.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: all cores)")
+    run.add_argument("--force-exclude", action="store_true", help="apply excludes to files named on the command line too")
+    run.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("asyncreview: interrupted", file=sys.stderr)
+        return 130
+    except _UsageError as error:
+        print(f"asyncreview: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _use_color(choice: str, stream) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from asyncreview import pipeline, plugins
+    from asyncreview.config import ConfigError, Overrides, parse_version
+    from asyncreview.finding import Severity
+    from asyncreview.reporters import ReportContext
+
+    overrides = Overrides(select=args.select, extend_select=args.extend_select, ignore=args.ignore)
+    try:
+        if args.target_version:
+            overrides.target_version = parse_version(args.target_version)
+        if args.fail_on:
+            overrides.fail_on = Severity.parse(args.fail_on)
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+    if args.jobs is not None and args.jobs < 1:
+        raise _UsageError("--jobs must be at least 1")
+    if args.config is not None and not args.config.is_file():
+        raise _UsageError(f"--config {args.config}: no such file")
+    try:
+        reporters = plugins.reporters()
+    except Exception as error:  # noqa: BLE001 - a broken plugin is a setup error, not a crash
+        raise _UsageError(f"cannot load plugins: {error}") from None
+    if args.format not in reporters:
+        raise _UsageError(f"unknown --format {args.format!r} (choose from {', '.join(sorted(reporters))})")
+
+    options = pipeline.RunOptions(
+        paths=args.paths or [Path(".")],
+        overrides=overrides,
+        config_file=args.config,
+        use_cache=not args.no_cache,
+        jobs=args.jobs,
+        force_exclude=args.force_exclude,
+        respect_gitignore=args.respect_gitignore,
+    )
+    try:
+        result = pipeline.run(options)
+    except ConfigError as error:
+        raise _UsageError(str(error)) from None
+
+    docs = {}
+    for rule in plugins.all_rules():
+        docs.update(rule.docs())
+    stream = sys.stdout
+    context = ReportContext(
+        result=result,
+        docs=docs,
+        color=args.output is None and _use_color(args.color, stream),
+        statistics=args.statistics,
+        quiet=args.quiet,
+    )
+    if not args.quiet:
+        for notice in result.notices:
+            print(f"asyncreview: {notice}", file=sys.stderr)
+    report = reporters[args.format](context)
+    if args.output is not None:
+        try:
+            args.output.write_text(report, encoding="utf-8")
+        except OSError as error:
+            raise _UsageError(f"cannot write {args.output}: {error.strerror}") from None
+    else:
+        stream.write(report)
+        stream.flush()
+    return pipeline.exit_code(result, exit_zero=args.exit_zero)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

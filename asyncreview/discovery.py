@@ -1,0 +1,180 @@
+"""Which files to analyze: every .py/.pyi below the given paths, minus .gitignore'd files,
+configured excludes, VCS folders, virtual environments and build output."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+import pathspec
+
+DEFAULT_EXCLUDES = [
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache",
+    ".nox", ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv",
+    ".vscode", "__pypackages__", "__pycache__", "_build", "buck-out", "build", "dist", "node_modules",
+    "site-packages", "venv",
+]
+SUFFIXES = (".py", ".pyi")
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class Discovery:
+    files: List[Path] = field(default_factory=list)
+    problems: List[Skipped] = field(default_factory=list)
+
+
+def _spec(lines: List[str]) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+class _Ignores:
+    """Gitignore files met on the way down, each anchored at its own folder."""
+
+    def __init__(self) -> None:
+        self.stack: List[Tuple[Path, pathspec.PathSpec]] = []
+
+    def load(self, folder: Path) -> bool:
+        ignore_file = folder / ".gitignore"
+        try:
+            lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return False
+        self.stack.append((folder, _spec(lines)))
+        return True
+
+    def matches(self, path: Path, is_dir: bool) -> bool:
+        for base, spec in self.stack:
+            try:
+                relative = path.relative_to(base).as_posix()
+            except ValueError:
+                continue
+            if spec.match_file(relative + ("/" if is_dir else "")):
+                return True
+        return False
+
+
+def discover(
+    roots: List[Path],
+    excluder_for: Callable[[Path], Callable[[Path, bool], bool]],
+    force_exclude: bool = False,
+    respect_gitignore: bool = True,
+) -> Discovery:
+    """`excluder_for(folder)` gives the exclude test of the config that governs that folder."""
+    result = Discovery()
+    seen = set()
+    for root in roots:
+        if not root.exists() and not root.is_symlink():
+            result.problems.append(Skipped(str(root), "no such file or directory"))
+            continue
+        if root.is_file() or (root.is_symlink() and not root.is_dir()):
+            excluded = excluder_for(root.parent)
+            if force_exclude and excluded(root, False):
+                continue
+            _add(result, seen, root)
+            continue
+        ignores = _Ignores()
+        if respect_gitignore:
+            for parent in _repository_ancestors(root.resolve()):
+                ignores.load(parent)
+        for path in _walk(root, ignores, excluder_for, respect_gitignore, result):
+            _add(result, seen, path)
+    return result
+
+
+def _repository_ancestors(folder: Path) -> List[Path]:
+    """Folders above `folder` up to the top of its git repository, outermost first."""
+    chain = []
+    for parent in folder.parents:
+        chain.append(parent)
+        if (parent / ".git").exists():
+            return list(reversed(chain))
+    return []
+
+
+def _add(result: Discovery, seen: set, path: Path) -> None:
+    try:
+        key = path.resolve()
+    except (OSError, RuntimeError):
+        key = path.absolute()
+    if key not in seen:
+        seen.add(key)
+        result.files.append(path)
+
+
+def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Path]:
+    stack: List[Tuple[Path, int]] = [(root, len(ignores.stack))]
+    while stack:
+        folder, depth = stack.pop()
+        del ignores.stack[depth:]
+        if respect_gitignore:
+            ignores.load(folder)
+        excluded = excluder_for(folder)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as error:
+            result.problems.append(Skipped(str(folder), f"cannot list folder: {error.strerror}"))
+            continue
+        level = len(ignores.stack)
+        subfolders = []
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = entry.is_file(follow_symlinks=True)
+            except OSError:
+                continue
+            if entry.is_symlink() and not is_file:
+                continue  # symlinked folders are not followed: no loops, no escaping the tree
+            if is_dir:
+                if entry.name in DEFAULT_EXCLUDES or (path / "pyvenv.cfg").exists():
+                    continue
+                if excluded(path, True) or (respect_gitignore and ignores.matches(path, True)):
+                    continue
+                subfolders.append((path, level))
+            elif is_file and entry.name.endswith(SUFFIXES):
+                if excluded(path, False) or (respect_gitignore and ignores.matches(path, False)):
+                    continue
+                yield path
+        stack.extend(reversed(subfolders))
+
+
+def make_excluder(base: Path, patterns: List[str]) -> Callable[[Path, bool], bool]:
+    """A test for paths below `base` against gitignore-style patterns (as ruff's `exclude`)."""
+    spec = _spec(patterns)
+    anchor = base.resolve()
+
+    def excluded(path: Path, is_dir: bool) -> bool:
+        try:
+            relative = path.resolve().relative_to(anchor).as_posix()
+        except (ValueError, OSError, RuntimeError):
+            relative = path.name
+        suffix = "/" if is_dir else ""
+        return bool(spec.match_file(relative + suffix))
+
+    return excluded
+
+
+def display_path(path: Path, cwd: Optional[Path] = None) -> str:
+    """Relative to the working folder when below it, as ruff and flake8 print paths."""
+    cwd = cwd or Path.cwd()
+    try:
+        return path.absolute().relative_to(cwd).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+GLOB_CACHE: Dict[Tuple[str, ...], pathspec.PathSpec] = {}
+
+
+def glob_spec(patterns: Tuple[str, ...]) -> pathspec.PathSpec:
+    if patterns not in GLOB_CACHE:
+        GLOB_CACHE[patterns] = _spec(list(patterns))
+    return GLOB_CACHE[patterns]

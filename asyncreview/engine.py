@@ -1,0 +1,299 @@
+"""One file in, findings out: prefilter the bytes, decode, parse once, run every rule in one
+traversal, and turn whatever goes wrong into a diagnostic for that file alone."""
+
+from __future__ import annotations
+
+import functools
+import re
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from asyncreview import source as src
+from asyncreview.config import Settings
+from asyncreview.finding import Finding, Severity
+from asyncreview.rule import FileContext, Rule
+
+MAX_SNIPPET_LINES = 12
+
+
+@dataclass
+class FileResult:
+    """Everything one analysis yields; path-independent so identical files share a cache entry."""
+
+    findings: List[Finding] = field(default_factory=list)
+    summary: Dict[str, Any] = field(default_factory=dict)
+    noqa: Dict[int, Optional[List[str]]] = field(default_factory=dict)
+    parsed: bool = False
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "findings": [f.to_dict() | {"statement_line": f.statement_line} for f in self.findings],
+            "summary": self.summary,
+            "noqa": {str(k): v for k, v in self.noqa.items()},
+            "parsed": self.parsed,
+        }
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "FileResult":
+        return cls(
+            findings=[Finding.from_dict(f) for f in data["findings"]],
+            summary=data["summary"],
+            noqa={int(k): v for k, v in data["noqa"].items()},
+            parsed=data["parsed"],
+        )
+
+
+def diagnostic(code: str, message: str, line: int = 1, column: int = 1, snippet: str = "") -> Finding:
+    severity = Severity.WARNING
+    return Finding("", line, column, line, column, code, severity, message, snippet)
+
+
+class _Dispatcher(cst.CSTVisitor):
+    """Calls every rule's visit_/leave_ methods in one walk; a rule that raises is switched off for
+    the rest of the file and reported as an internal error, the others go on."""
+
+    def __init__(self, visitors: Sequence[cst.BatchableCSTVisitor], on_crash: Callable[[int, BaseException], None]):
+        super().__init__()
+        self.on_crash = on_crash
+        self.dead: set = set()
+        self.table: Dict[str, List[Tuple[int, Callable[[Any], None]]]] = {}
+        for index, visitor in enumerate(visitors):
+            for name, method in visitor.get_visitors().items():
+                self.table.setdefault(name, []).append((index, method))
+
+    def _call(self, name: str, node: cst.CSTNode) -> None:
+        for index, method in self.table.get(name, ()):
+            if index in self.dead:
+                continue
+            try:
+                method(node)
+            except Exception as error:  # noqa: BLE001 - one broken rule must not end the file
+                self.dead.add(index)
+                self.on_crash(index, error)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self._call(f"visit_{type(node).__name__}", node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self._call(f"leave_{type(original_node).__name__}", original_node)
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        self._call(f"visit_{type(node).__name__}_{attribute}", node)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        self._call(f"leave_{type(original_node).__name__}_{attribute}", original_node)
+
+
+_SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+
+class _Tracker(cst.BatchableCSTVisitor):
+    """Keeps the shared facts current as the walk goes: imports, local types, enclosing statement."""
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__()
+        self.context = context
+        self.names = context.names
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self.names.add_import(node)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.names.add_import_from(node)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.context.statements.append(node)
+
+    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.context.statements.pop()
+
+    def _enter_compound(self, node: cst.CSTNode) -> None:
+        self.context.statements.append(node)
+
+    def _leave_compound(self, node: cst.CSTNode) -> None:
+        self.context.statements.pop()
+
+    # A compound statement's header is its own statement; its body's statements push their own.
+    visit_If = visit_While = visit_For = visit_With = visit_Try = visit_TryStar = _enter_compound
+    leave_If = leave_While = leave_For = leave_With = leave_Try = leave_TryStar = _leave_compound
+    visit_Match = _enter_compound
+    leave_Match = _leave_compound
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.context.statements.append(node)
+        self.names.bind(node.name.value, None)
+        self.names.push_scope()
+        for param in [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]:
+            annotation = param.annotation.annotation if param.annotation else None
+            self.names.bind(param.name.value, self.names.annotation_type(annotation) if annotation else None)
+        for star in (node.params.star_arg, node.params.star_kwarg):
+            if isinstance(star, cst.Param):
+                self.names.bind(star.name.value, None)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.names.pop_scope()
+        self.context.statements.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.context.statements.append(node)
+        self.names.bind(node.name.value, None)
+        self.names.push_scope()
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.names.pop_scope()
+        self.context.statements.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.names.push_scope()
+        for param in node.params.params:
+            self.names.bind(param.name.value, None)
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self.names.pop_scope()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        value_type = self.names.call_result_type(node.value) if isinstance(node.value, cst.Call) else None
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self.names.bind(target.target.value, value_type)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if isinstance(node.target, cst.Name):
+            declared = self.names.annotation_type(node.annotation.annotation)
+            if isinstance(node.value, cst.Call):
+                declared = self.names.call_result_type(node.value) or declared
+            self.names.bind(node.target.value, declared)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None and isinstance(node.asname.name, cst.Name):
+            call = node.item
+            value_type = self.names.call_result_type(call) if isinstance(call, cst.Call) else None
+            self.names.bind(node.asname.name.value, value_type)
+
+
+@functools.lru_cache(maxsize=64)
+def _prefilter(rules: Tuple[Type[Rule], ...], settings: Settings) -> Optional["re.Pattern[bytes]"]:
+    patterns = []
+    for rule in rules:
+        pattern = rule.prefilter(settings)
+        if pattern is None:
+            return None
+        patterns.append(pattern)
+    return re.compile(b"|".join(b"(?:%s)" % p for p in patterns)) if patterns else re.compile(b"(?!)")
+
+
+def active_rules(rules: Sequence[Type[Rule]], settings: Settings) -> Tuple[Type[Rule], ...]:
+    return tuple(rule for rule in rules if any(code in settings.enabled for code in rule.codes))
+
+
+def analyze(data: bytes, settings: Settings, rules: Sequence[Type[Rule]], path: str = "") -> FileResult:
+    """Analyze one file's bytes. Never raises for anything the file contains."""
+    chosen = active_rules(rules, settings)
+    if not chosen:
+        return FileResult()
+    pattern = _prefilter(chosen, settings)
+    if pattern is not None and pattern.search(data) is None:
+        return FileResult()
+    try:
+        text = src.decode(data)
+        if src.looks_too_deep(data):
+            src.check_nesting(text)
+        try:
+            module = cst.parse_module(text)
+        except cst.ParserSyntaxError as error:
+            raise src.SourceProblem("ARV001", f"syntax error: {error.message}", error.raw_line, error.raw_column + 1)
+        except (RecursionError, MemoryError):
+            raise src.SourceProblem("ARV001", "file nested too deeply to analyze safely") from None
+    except src.SourceProblem as problem:
+        return _problem_result(problem, settings, data)
+    return _run_rules(module, text, settings, chosen, path)
+
+
+def _problem_result(problem: "src.SourceProblem", settings: Settings, data: bytes) -> FileResult:
+    if problem.code not in settings.enabled:
+        return FileResult()
+    snippet = ""
+    lines = data.splitlines()
+    if 0 < problem.line <= len(lines) and problem.code == "ARV001":
+        snippet = lines[problem.line - 1].decode("utf-8", "replace")
+    return FileResult(findings=[diagnostic(problem.code, problem.message, problem.line, problem.column, snippet)])
+
+
+def _run_rules(module: cst.Module, text: str, settings: Settings, chosen, path: str) -> FileResult:
+    context = FileContext(path, text, settings)
+    context.names.prescan(module)
+    instances: List[cst.BatchableCSTVisitor] = [_Tracker(context)]
+    crashes: List[Finding] = []
+
+    def on_crash(index: int, error: BaseException) -> None:
+        if isinstance(error, RecursionError):
+            message = "file nested too deeply to analyze safely"
+            crashes.append(diagnostic("ARV001", message))
+            return
+        owner = instances[index]
+        where = "".join(traceback.format_exception_only(type(error), error)).strip()
+        message = f"internal error in {type(owner).__name__} ({', '.join(getattr(owner, 'codes', ()))}): {where}"
+        crashes.append(diagnostic("ARV003", message))
+
+    for rule in chosen:
+        try:
+            instances.append(rule(context))
+        except Exception as error:  # noqa: BLE001
+            crashes.append(diagnostic("ARV003", f"internal error starting {rule.__name__}: {error!r}"))
+    dispatcher = _Dispatcher(instances, on_crash)
+    try:
+        module.visit(dispatcher)
+    except RecursionError:
+        crashes.append(diagnostic("ARV001", "file nested too deeply to analyze safely"))
+    findings = _locate(module, context) if context.reports else []
+    findings.extend(c for c in crashes if c.code in settings.enabled)
+    noqa = src.noqa_lines(text)
+    return FileResult(
+        findings=findings,
+        summary=context.summary,
+        noqa={line: (sorted(codes) if codes is not None else None) for line, codes in noqa.items()},
+        parsed=True,
+    )
+
+
+def _locate(module: cst.Module, context: FileContext) -> List[Finding]:
+    """Positions are computed only for files that have something to report: most files do not."""
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    lines = context.text.splitlines()
+    findings = []
+    seen = set()
+    for report in context.reports:
+        where = positions.get(report.node)
+        if where is None:
+            continue
+        start, end = where.start, where.end
+        statement = positions.get(report.statement)
+        key = (report.code, start.line, start.column, report.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        last = min(end.line, start.line + MAX_SNIPPET_LINES - 1)
+        snippet = "\n".join(lines[start.line - 1 : last])
+        if report.snippet_extra:
+            snippet = f"{snippet}\n{report.snippet_extra}"
+        findings.append(
+            Finding(
+                path="",
+                line=start.line,
+                column=start.column + 1,
+                end_line=end.line,
+                end_column=end.column + 1,
+                code=report.code,
+                severity=report.severity,
+                message=report.message,
+                snippet=snippet,
+                statement_line=statement.start.line if statement else start.line,
+            )
+        )
+    return findings
+

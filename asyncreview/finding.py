@@ -1,0 +1,66 @@
+"""The one record every stage passes on: rules make it, suppressions filter it, the LLM stage
+annotates it, reporters print it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Optional
+
+
+class Severity(str, enum.Enum):
+    CRITICAL = "CRITICAL"
+    WARNING = "WARNING"
+    SUGGESTION = "SUGGESTION"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe; sorts reports and compares against --fail-on."""
+        return _RANKS[self]
+
+    @classmethod
+    def parse(cls, text: str) -> "Severity":
+        try:
+            return cls(text.strip().upper())
+        except ValueError:
+            choices = ", ".join(s.value.lower() for s in cls)
+            raise ValueError(f"unknown severity {text!r} (choose from {choices})") from None
+
+
+_RANKS = {Severity.SUGGESTION: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
+
+
+@dataclass
+class Finding:
+    """Columns are 1-based; end_column is exclusive, as SARIF counts it."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    code: str
+    severity: Severity
+    message: str
+    snippet: str = ""
+    source: str = "local"
+    review: Optional[Dict[str, Any]] = None
+    # Line of the statement that holds the finding: a `# noqa` there covers the whole statement.
+    statement_line: int = field(default=0, repr=False, compare=False)
+
+    def sort_key(self):
+        return (-self.severity.rank, self.path, self.line, self.column, self.code)
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        del data["statement_line"]
+        if data["review"] is None:
+            del data["review"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "Finding":
+        values = dict(data)
+        values["severity"] = Severity(values["severity"])
+        return cls(**values)

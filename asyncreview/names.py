@@ -1,0 +1,174 @@
+"""Light name resolution: imports and aliases, plus the types of locals assigned from known calls.
+
+Full scope analysis (LibCST's QualifiedNameProvider) costs several times the parse; an import table
+built as the single traversal goes answers what the rules ask: what does `aio.timeout` refer to?"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set
+
+import libcst as cst
+
+from asyncreview.catalogue import load_table
+
+
+def dotted_name(node: cst.BaseExpression) -> Optional[str]:
+    """`a.b.c` for a chain of names and attributes; None for anything else."""
+    parts: List[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _module_name(node: cst.BaseExpression) -> str:
+    return dotted_name(node) or ""
+
+
+def returns_table() -> Dict[str, str]:
+    return load_table("common", "types")["returns"]
+
+
+class Scope:
+    __slots__ = ("types", "bound")
+
+    def __init__(self) -> None:
+        self.types: Dict[str, str] = {}
+        self.bound: Set[str] = set()
+
+
+class NameResolver:
+    """Maps local names to qualified names; the engine feeds it as the traversal goes."""
+
+    def __init__(self) -> None:
+        self.aliases: Dict[str, str] = {}
+        self.module_bound: Set[str] = set()
+        self.scopes: List[Scope] = [Scope()]
+        self._returns = returns_table()
+
+    # -- feeding -------------------------------------------------------------------------------
+    def add_import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            name = _module_name(alias.name)
+            if alias.asname is not None:
+                local = dotted_name(alias.asname.name)  # type: ignore[arg-type]
+                if local:
+                    self.aliases[local] = name
+            else:
+                head = name.split(".")[0]
+                self.aliases[head] = head
+
+    def add_import_from(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        module = "." * len(node.relative) + (_module_name(node.module) if node.module else "")
+        for alias in node.names:
+            imported = alias.name.value if isinstance(alias.name, cst.Name) else _module_name(alias.name)
+            local = imported
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            joiner = "" if module.endswith(".") else "."
+            self.aliases[local] = f"{module}{joiner}{imported}"
+
+    def prescan(self, module: cst.Module) -> None:
+        """Module-level imports and bindings, even those written below their first use."""
+        for statement in _top_level_statements(module.body):
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if isinstance(small, cst.Import):
+                        self.add_import(small)
+                    elif isinstance(small, cst.ImportFrom):
+                        self.add_import_from(small)
+                    elif isinstance(small, (cst.Assign, cst.AnnAssign)):
+                        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                        for target in targets:
+                            if isinstance(target, cst.Name):
+                                self.module_bound.add(target.value)
+            elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                self.module_bound.add(statement.name.value)
+
+    def push_scope(self) -> None:
+        self.scopes.append(Scope())
+
+    def pop_scope(self) -> None:
+        if len(self.scopes) > 1:
+            self.scopes.pop()
+
+    def bind(self, name: str, type_name: Optional[str]) -> None:
+        scope = self.scopes[-1]
+        scope.bound.add(name)
+        if type_name:
+            scope.types[name] = type_name
+        else:
+            scope.types.pop(name, None)
+
+    # -- asking --------------------------------------------------------------------------------
+    def local_type(self, name: str) -> Optional[str]:
+        for scope in reversed(self.scopes):
+            if name in scope.types:
+                return scope.types[name]
+            if name in scope.bound:
+                return None
+        return None
+
+    def is_shadowed(self, name: str) -> bool:
+        return name in self.module_bound or any(name in scope.bound for scope in self.scopes)
+
+    def qualify(self, node: cst.BaseExpression) -> Optional[str]:
+        """The qualified name an expression refers to, or None when it is not known."""
+        dotted = dotted_name(node)
+        if dotted is None:
+            if isinstance(node, cst.Call):
+                inner = self.call_result_type(node)
+                return inner
+            return None
+        head, _, rest = dotted.partition(".")
+        local = self.local_type(head)
+        if local is not None:
+            return f"{local}.{rest}" if rest else None
+        if head in self.aliases:
+            base = self.aliases[head]
+            return f"{base}.{rest}" if rest else base
+        return None
+
+    def builtin(self, node: cst.BaseExpression) -> Optional[str]:
+        """The builtin a bare name refers to, unless something in the file rebinds it."""
+        if isinstance(node, cst.Name) and node.value not in self.aliases and not self.is_shadowed(node.value):
+            return node.value
+        return None
+
+    def call_result_type(self, call: cst.Call) -> Optional[str]:
+        callee = self.qualify(call.func) or self.builtin(call.func)
+        if callee is None:
+            return None
+        if callee in self._returns:
+            return self._returns[callee]
+        last = callee.rsplit(".", 1)[-1]
+        return callee if last[:1].isupper() else None
+
+    def annotation_type(self, annotation: cst.BaseExpression) -> Optional[str]:
+        if isinstance(annotation, cst.Subscript):  # Optional[Path] and friends: not a plain receiver
+            return None
+        return self.qualify(annotation)
+
+
+def _top_level_statements(body):
+    """Statements at module level, looking inside if/try/with blocks that sit at module level."""
+    for statement in body:
+        yield statement
+        if isinstance(statement, (cst.If, cst.Try, cst.TryStar, cst.With)):
+            blocks = [statement.body]
+            if isinstance(statement, cst.If) and statement.orelse is not None:
+                blocks.append(statement.orelse.body if isinstance(statement.orelse, cst.Else) else statement.orelse)
+            if isinstance(statement, (cst.Try, cst.TryStar)):
+                blocks.extend(handler.body for handler in statement.handlers)
+                if statement.orelse is not None:
+                    blocks.append(statement.orelse.body)
+            for block in blocks:
+                if isinstance(block, cst.If):
+                    yield from _top_level_statements([block])
+                elif isinstance(block, cst.IndentedBlock):
+                    yield from _top_level_statements(block.body)

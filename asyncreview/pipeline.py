@@ -1,0 +1,362 @@
+"""The run: discover files, settle each file's settings, reuse cached results, analyze the rest
+in a process pool, join project-wide facts, and apply suppressions."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import multiprocessing
+import os
+import sys
+import threading
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from asyncreview import __version__, discovery, plugins
+from asyncreview.config import (
+    ConfigError,
+    FileConfig,
+    Overrides,
+    Settings,
+    effective_settings,
+    fail_threshold,
+    find_config,
+    is_relevant_pyproject,
+    read_pyproject,
+)
+from asyncreview.engine import FileResult, analyze, diagnostic
+from asyncreview.finding import Finding, Severity
+from asyncreview.source import is_suppressed
+
+DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024
+_BATCH_BYTES = 256 * 1024
+_INLINE_BYTES = 400 * 1024
+_DEEP_STACK = 512 * 1024 * 1024
+
+
+@dataclass
+class RunOptions:
+    paths: List[Path]
+    overrides: Overrides = field(default_factory=Overrides)
+    config_file: Optional[Path] = None
+    use_cache: bool = True
+    jobs: Optional[int] = None
+    force_exclude: bool = False
+    respect_gitignore: bool = True
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+
+
+@dataclass
+class RunResult:
+    findings: List[Finding]
+    files: List[str]
+    parsed: int
+    notices: List[str]
+    threshold: Severity
+    suppressed: int = 0
+    cached: int = 0
+    settings: Dict[str, Settings] = field(default_factory=dict)
+    sources: Dict[str, FileResult] = field(default_factory=dict)
+
+
+class _Configs:
+    """The config that governs each folder: the nearest relevant pyproject.toml at or above it."""
+
+    def __init__(self, explicit: Optional[Path], overrides: Overrides) -> None:
+        self.overrides = overrides
+        self.by_folder: Dict[Path, FileConfig] = {}
+        self.by_file: Dict[Optional[Path], FileConfig] = {}
+        self.settings: Dict[int, Settings] = {}
+        self.excluders: Dict[int, object] = {}
+        self.rule_options = {}
+        for rule in plugins.all_rules():
+            self.rule_options.update(rule.options)
+        self.codes = plugins.all_codes()
+        self.explicit = self._load(explicit) if explicit else None
+        self.default = FileConfig(root=Path.cwd())
+
+    def _load(self, path: Path) -> FileConfig:
+        if path not in self.by_file:
+            self.by_file[path] = read_pyproject(path, self.rule_options)
+        return self.by_file[path]
+
+    def for_folder(self, folder: Path) -> FileConfig:
+        if self.explicit is not None:
+            return self.explicit
+        folder = folder.absolute()
+        found = self.by_folder.get(folder)
+        if found is not None:
+            return found
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and is_relevant_pyproject(candidate):
+            found = self._load(candidate)
+        elif folder.parent == folder:
+            found = self.default
+        else:
+            found = self.for_folder(folder.parent)
+        self.by_folder[folder] = found
+        return found
+
+    def settings_for(self, config: FileConfig) -> Settings:
+        key = id(config)
+        if key not in self.settings:
+            self.settings[key] = effective_settings(config, self.overrides, self.codes, self.rule_options)
+        return self.settings[key]
+
+    def excluder(self, folder: Path):
+        config = self.for_folder(folder)
+        key = id(config)
+        if key not in self.excluders:
+            patterns = list(config.get("exclude", [])) + list(config.get("extend-exclude", []))
+            self.excluders[key] = discovery.make_excluder(config.root, patterns)
+        return self.excluders[key]
+
+
+def _cache_key(data: bytes, settings: Settings, rules_id: str) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{__version__}|{rules_id}|{settings.fingerprint()}|".encode())
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _rules_id(rules) -> str:
+    return ",".join(f"{r.__module__}.{r.__qualname__}" for r in rules)
+
+
+# ---------------------------------------------------------------------------------------------
+# Analysis on a deep stack, in a pool that survives a worker's death.
+
+_deep_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+
+
+def _on_deep_stack(function, *args):
+    """LibCST's native parser recurses on the C stack; a big thread stack turns would-be
+    segfaults on legal-but-deep code into results."""
+    global _deep_executor
+    if _deep_executor is None:
+        previous = threading.stack_size()
+        threading.stack_size(_DEEP_STACK)
+        try:
+            _deep_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="asyncreview")
+            _deep_executor.submit(lambda: None).result()
+        finally:
+            threading.stack_size(previous)
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
+    return _deep_executor.submit(function, *args).result()
+
+
+def _analyze_batch(batch: List[Tuple[int, str, bytes, Settings]]) -> List[Tuple[int, FileResult]]:
+    rules = plugins.all_rules()
+    return [(index, _on_deep_stack(analyze, data, settings, rules, path)) for index, path, data, settings in batch]
+
+
+def _batches(items, limit: int) -> List[list]:
+    batches, current, size = [], [], 0
+    for item in items:
+        current.append(item)
+        size += len(item[2])
+        if size >= limit:
+            batches.append(current)
+            current, size = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
+    method = "fork" if sys.platform.startswith("linux") else None
+    context = multiprocessing.get_context(method)
+    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+
+
+def _analyze_all(work: list, jobs: int) -> Dict[int, FileResult]:
+    total = sum(len(item[2]) for item in work)
+    if jobs <= 1 or total <= _INLINE_BYTES or len(work) < 4:
+        return dict(_analyze_batch(work))
+    per_batch = max(16 * 1024, min(_BATCH_BYTES, total // (jobs * 8) or 1))
+    results: Dict[int, FileResult] = {}
+    pending = _batches(work, per_batch)
+    single_files = False
+    while pending:
+        failed: list = []
+        with _pool(min(jobs, len(pending))) as pool:
+            futures = {pool.submit(_analyze_batch, batch): batch for batch in pending}
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    results.update(future.result())
+                except BrokenProcessPool:
+                    failed.append(futures[future])
+                except Exception as error:  # noqa: BLE001 - report, never abort the run
+                    for index, _, _, _ in futures[future]:
+                        results[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {error!r}")])
+        if not failed:
+            break
+        if single_files:
+            # One file per batch and the worker still died: the file kills the parser.
+            for batch in failed:
+                for index, _, _, settings in batch:
+                    message = "the parser crashed on this file (likely extreme nesting); it was skipped"
+                    results[index] = FileResult(findings=[diagnostic("ARV001", message)])
+            break
+        pending = [[item] for batch in failed for item in batch]
+        single_files = True
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def run(options: RunOptions) -> RunResult:
+    configs = _Configs(options.config_file, options.overrides)
+    found = discovery.discover(
+        options.paths, configs.excluder, force_exclude=options.force_exclude, respect_gitignore=options.respect_gitignore
+    )
+    rules = plugins.all_rules()
+    rules_id = _rules_id(rules)
+    notices: List[str] = []
+    findings: List[Finding] = []
+    for problem in found.problems:
+        findings.append(_with_path(diagnostic("ARV002", problem.reason), problem.path))
+
+    entries = []  # (display path, path, config, settings)
+    for path in found.files:
+        config = configs.for_folder(path.parent)
+        entries.append((discovery.display_path(path), path, config, configs.settings_for(config)))
+    threshold = fail_threshold(configs.explicit or (entries[0][2] if entries else configs.for_folder(Path.cwd())), options.overrides)
+    assumed = {s.target_origin for _, _, _, s in entries if s.target_origin.startswith("assumed")}
+    for _, _, _, settings in entries[:1]:
+        if assumed:
+            notices.append(f"no target Python found; assuming {settings.target_text}, the oldest CPython still supported (set target-version or requires-python)")
+
+    store = None
+    if options.use_cache:
+        from asyncreview.config import cache_root
+        from asyncreview.store import SignedStore, StoreError
+
+        try:
+            store = SignedStore(cache_root(), "results-v1")
+        except StoreError as error:
+            notices.append(f"{error}; continuing without the result cache")
+
+    results: Dict[int, FileResult] = {}
+    keys: Dict[int, str] = {}
+    work = []
+    for index, (shown, path, _config, settings) in enumerate(entries):
+        try:
+            size = path.stat().st_size
+            if size > options.max_file_size:
+                message = f"skipped: {size} bytes is larger than max-file-size ({options.max_file_size})"
+                results[index] = FileResult(findings=[diagnostic("ARV004", message)])
+                continue
+            data = path.read_bytes()
+        except OSError as error:
+            results[index] = FileResult(findings=[diagnostic("ARV002", f"cannot read file: {error.strerror or error}")])
+            continue
+        keys[index] = _cache_key(data, settings, rules_id)
+        work.append((index, shown, data, settings))
+
+    cached = 0
+    if store is not None and keys:
+        hits = store.get_many(keys.values())
+        remaining = []
+        for item in work:
+            entry = hits.get(keys[item[0]])
+            if entry is not None:
+                try:
+                    results[item[0]] = FileResult.from_json(entry)
+                    cached += 1
+                    continue
+                except (KeyError, TypeError, ValueError):
+                    pass
+            remaining.append(item)
+        work = remaining
+
+    jobs = options.jobs or os.cpu_count() or 1
+    fresh = _analyze_all(work, jobs)
+    results.update(fresh)
+    if store is not None:
+        from asyncreview.store import StoreError
+
+        try:
+            store.put_many({keys[i]: r.to_json() for i, r in fresh.items() if i in keys})
+        except StoreError as error:
+            notices.append(f"{error}; results were not cached")
+        store.close()
+
+    by_path: Dict[str, FileResult] = {}
+    settings_by_path: Dict[str, Settings] = {}
+    for index, (shown, _path, _config, settings) in enumerate(entries):
+        result = results.get(index, FileResult())
+        by_path[shown] = result
+        settings_by_path[shown] = settings
+        findings.extend(_with_path(f, shown) for f in result.findings)
+
+    for rule in rules:
+        if not any(code in s.enabled for s in settings_by_path.values() for code in rule.codes):
+            continue
+        summaries = {p: r.summary[rule.family] for p, r in by_path.items() if rule.family in r.summary}
+        try:
+            findings.extend(rule.project_findings(summaries, settings_by_path))
+        except Exception as error:  # noqa: BLE001
+            notices.append(f"internal error joining project facts in {rule.__name__}: {error!r}")
+
+    kept, suppressed = _suppress(findings, by_path, entries)
+    kept.sort(key=Finding.sort_key)
+    return RunResult(
+        findings=kept,
+        files=[e[0] for e in entries],
+        parsed=sum(1 for r in by_path.values() if r.parsed),
+        notices=notices,
+        threshold=threshold,
+        suppressed=suppressed,
+        cached=cached,
+        settings=settings_by_path,
+        sources=by_path,
+    )
+
+
+def _with_path(finding: Finding, path: str) -> Finding:
+    finding.path = path
+    return finding
+
+
+def _suppress(findings: List[Finding], by_path: Dict[str, FileResult], entries) -> Tuple[List[Finding], int]:
+    ignores_for: Dict[str, List[str]] = {}
+    for shown, path, config, settings in entries:
+        patterns = config.get("per-file-ignores") or {}
+        if not patterns:
+            continue
+        try:
+            relative = path.absolute().relative_to(config.root.absolute()).as_posix()
+        except ValueError:
+            relative = path.as_posix()
+        codes = []
+        for pattern, pattern_codes in patterns.items():
+            if discovery.glob_spec((pattern,)).match_file(relative):
+                codes.extend(pattern_codes)
+        ignores_for[shown] = codes
+    kept, suppressed = [], 0
+    noqa_by_path = {
+        shown: {line: (frozenset(codes) if codes is not None else None) for line, codes in result.noqa.items()}
+        for shown, result in by_path.items()
+        if result.noqa
+    }
+    for finding in findings:
+        noqa = noqa_by_path.get(finding.path, {})
+        lines = (finding.line, finding.statement_line or finding.line)
+        if is_suppressed(noqa, lines, finding.code) or any(finding.code.startswith(c) for c in ignores_for.get(finding.path, ())):
+            suppressed += 1
+            continue
+        kept.append(finding)
+    return kept, suppressed
+
+
+def exit_code(result: RunResult, exit_zero: bool = False) -> int:
+    if exit_zero:
+        return 0
+    return 1 if any(f.severity.rank >= result.threshold.rank for f in result.findings) else 0
+
+
+__all__ = ["run", "RunOptions", "RunResult", "ConfigError", "exit_code"]

@@ -1,0 +1,80 @@
+"""The human report: most severe first, grouped by file, each finding with its source line and a
+caret under the flagged code."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Dict, List
+
+from asyncreview.finding import Finding, Severity
+from asyncreview.reporters import ReportContext
+
+_COLORS = {Severity.CRITICAL: "\x1b[1;31m", Severity.WARNING: "\x1b[33m", Severity.SUGGESTION: "\x1b[36m"}
+_BOLD, _DIM, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
+
+
+def _paint(context: ReportContext, style: str, text: str) -> str:
+    return f"{style}{text}{_RESET}" if context.color else text
+
+
+def _excerpt(context: ReportContext, finding: Finding) -> List[str]:
+    if not finding.snippet:
+        return []
+    first = finding.snippet.split("\n", 1)[0].rstrip("\r")
+    expanded = first.expandtabs(4)
+    gutter = " " * len(str(finding.line))
+    start = len(first[: finding.column - 1].expandtabs(4))
+    if finding.end_line == finding.line:
+        width = max(1, len(first[: finding.end_column - 1].expandtabs(4)) - start)
+    else:
+        width = max(1, len(expanded.rstrip()) - start)
+    caret = " " * start + "^" * width
+    return [
+        f"    {finding.line} | {expanded}",
+        f"    {gutter} | " + _paint(context, _COLORS[finding.severity], caret),
+    ]
+
+
+def render(context: ReportContext) -> str:
+    result = context.result
+    findings: List[Finding] = [f for f in result.findings if context.show_refuted or not _refuted(f)]
+    out: List[str] = []
+    if not context.quiet:
+        groups: Dict[str, List[Finding]] = {}
+        for finding in findings:  # already sorted most severe first
+            groups.setdefault(finding.path, []).append(finding)
+        for path, items in groups.items():
+            out.append(_paint(context, _BOLD, path))
+            for finding in items:
+                severity = _paint(context, _COLORS[finding.severity], f"{finding.severity.value:<10}")
+                location = f"{finding.line}:{finding.column}"
+                out.append(f"  {location:<8} {severity} {_paint(context, _BOLD, finding.code)}  {finding.message}")
+                out.extend(_excerpt(context, finding))
+                if finding.review:
+                    review = finding.review
+                    out.append(f"    review: {review.get('verdict')} ({review.get('severity')}): {review.get('explanation', '')}")
+            out.append("")
+    if context.statistics:
+        counts = Counter((f.code, f.severity.value) for f in findings)
+        for (code, severity), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+            summary = context.docs[code].summary if code in context.docs else ""
+            out.append(f"{count:>5}  {code}  {severity:<10} {summary}")
+        if counts:
+            out.append("")
+    out.append(_summary_line(result, findings))
+    return "\n".join(out) + "\n"
+
+
+def _refuted(finding: Finding) -> bool:
+    return bool(finding.review and finding.review.get("verdict") == "false_positive")
+
+
+def _summary_line(result, findings: List[Finding]) -> str:
+    checked = f"{len(result.files)} file{'s' if len(result.files) != 1 else ''} checked"
+    if not findings:
+        return f"All clear: {checked}, no findings."
+    counts = Counter(f.severity for f in findings)
+    parts = [f"{counts[s]} {s.value.lower()}" for s in Severity if counts[s]]
+    files = len({f.path for f in findings})
+    noun = "finding" if len(findings) == 1 else "findings"
+    return f"Found {len(findings)} {noun} ({', '.join(parts)}) in {files} file{'s' if files != 1 else ''}; {checked}."

@@ -1,0 +1,1 @@
+"""Benchmarks for asyncreview: corpus fetching and measurement helpers."""
