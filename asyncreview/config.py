@@ -208,7 +208,11 @@ class FileConfig:
         return self.values.get(key, default)
 
     def describe(self) -> str:
-        return str(self.path) if self.path else "defaults"
+        if self.path is None:
+            return "defaults"
+        from asyncreview.discovery import display_path
+
+        return display_path(self.path)
 
 
 def read_pyproject(path: Path, rule_options: Mapping[str, OptionValidator]) -> FileConfig:

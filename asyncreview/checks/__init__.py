@@ -10,6 +10,6 @@ from asyncreview.plugins import hookimpl
 
 @hookimpl
 def asyncreview_rules() -> List[type]:
-    from asyncreview.checks import compat
+    from asyncreview.checks import blocking, compat, resources, retry
 
-    return [*compat.RULES]
+    return [*compat.RULES, *blocking.RULES, *resources.RULES, *retry.RULES]

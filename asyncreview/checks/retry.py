@@ -1,0 +1,3 @@
+"""Rule family in progress; registers no rule until its issue lands."""
+
+RULES: list = []

@@ -1,0 +1,72 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# The console script pip installed next to this interpreter: the front door a user runs.
+SCRIPT = Path(sys.executable).with_name("asyncreview.exe" if os.name == "nt" else "asyncreview")
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("ASYNCREVIEW_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A throwaway project folder; write(name, text) dedents and creates parents."""
+
+    class Project:
+        root = tmp_path / "proj"
+
+        def write(self, name, text):
+            path = self.root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(text, bytes):
+                path.write_bytes(text)
+            else:
+                path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+            return path
+
+    Project.root.mkdir()
+    return Project()
+
+
+class CliResult:
+    def __init__(self, completed):
+        self.code = completed.returncode
+        self.out = completed.stdout
+        self.err = completed.stderr
+
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Runs the installed console script in a subprocess, as a user would."""
+    cache = tmp_path / "cli-cache"
+
+    def run(*args, cwd=None, env=None, stdin=None):
+        environment = dict(os.environ, ASYNCREVIEW_CACHE_DIR=str(cache), NO_COLOR="1")
+        environment.pop("ANTHROPIC_API_KEY", None)
+        environment.update(env or {})
+        completed = subprocess.run(
+            [str(SCRIPT), *map(str, args)],
+            cwd=cwd,
+            env=environment,
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=300,
+        )
+        return CliResult(completed)
+
+    return run

@@ -1,0 +1,50 @@
+"""Every documented example in rules/ runs as a test: flagged examples produce exactly the findings
+their `# ARVnnn` markers name, clean examples produce none."""
+
+from pathlib import Path
+
+import pytest
+
+from asyncreview import plugins
+from asyncreview.testing import all_examples, example_outcome, fixture_outcome
+
+RULES = plugins.all_rules()
+EXAMPLES = list(all_examples(RULES))
+FIXTURES = sorted((Path(__file__).resolve().parent.parent / "fixtures").glob("*/*.py"))
+
+
+def family_rules(rule):
+    return [r for r in RULES if r.family == rule.family]
+
+
+@pytest.mark.parametrize(
+    "rule, code, number, example",
+    EXAMPLES,
+    ids=[f"{code}-{'flagged' if ex.flagged else 'clean'}-{n}" for _, code, n, ex in EXAMPLES],
+)
+def test_documented_example(rule, code, number, example):
+    expected, actual = example_outcome(example, family_rules(rule))
+    if example.flagged:
+        assert any(c == code for _, c in expected), "a flagged example must mark the rule's own code"
+    else:
+        assert expected == []
+    assert actual == expected
+
+
+def test_every_rule_code_has_flagged_and_clean_examples():
+    for rule in RULES:
+        docs = rule.docs()
+        for code in rule.codes:
+            assert code in docs, f"{code} has no entry in rules/{rule.family}/rules.toml"
+            kinds = {example.flagged for example in docs[code].examples}
+            assert kinds == {True, False}, f"{code} needs flagged and clean examples"
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[f"{p.parent.name}/{p.name}" for p in FIXTURES])
+def test_fixture_file(path):
+    family = path.parent.name
+    rules = [r for r in RULES if r.family == family]
+    assert rules, f"no rule family {family!r} for fixture folder"
+    expected, actual, findings = fixture_outcome(path, rules)
+    assert expected, "a fixture file must expect at least one finding"
+    assert actual == expected, "\n".join(f"{f.line}: {f.code} {f.message}" for f in findings)
