@@ -83,7 +83,7 @@ def _admits(op: str, spec: str, candidate: Tuple[int, int, int]) -> bool:
 
 
 def lowest_admitted(requires_python: str) -> Optional[Version]:
-    """The lowest known Python minor version with a patch release the specifier admits."""
+    """The lowest Python 3 minor version with a patch release the specifier admits."""
     clauses = []
     for raw in requires_python.split(","):
         if not raw.strip():
@@ -92,10 +92,10 @@ def lowest_admitted(requires_python: str) -> Optional[Version]:
         if not match:
             raise ValueError(f"cannot read requires-python clause {raw.strip()!r}")
         clauses.append((match.group(1), match.group(2)))
-    for major, minor in [(2, 7)] + [(3, m) for m in range(0, 30)]:
+    for minor in range(0, 30):
         for patch in range(0, 40):
-            if all(_admits(op, spec, (major, minor, patch)) for op, spec in clauses):
-                return (major, minor) if major == 3 else None
+            if all(_admits(op, spec, (3, minor, patch)) for op, spec in clauses):
+                return (3, minor)
     return None
 
 

@@ -177,31 +177,38 @@ def _analyze_all(work: list, jobs: int) -> Dict[int, FileResult]:
         return dict(_analyze_batch(work))
     per_batch = max(16 * 1024, min(_BATCH_BYTES, total // (jobs * 8) or 1))
     results: Dict[int, FileResult] = {}
-    pending = _batches(work, per_batch)
-    single_files = False
-    while pending:
-        failed: list = []
-        with _pool(min(jobs, len(pending))) as pool:
-            futures = {pool.submit(_analyze_batch, batch): batch for batch in pending}
-            for future in concurrent.futures.as_completed(futures):
-                try:
-                    results.update(future.result())
-                except BrokenProcessPool:
-                    failed.append(futures[future])
-                except Exception as error:  # noqa: BLE001 - report, never abort the run
-                    for index, _, _, _ in futures[future]:
-                        results[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {error!r}")])
-        if not failed:
-            break
-        if single_files:
-            # One file per batch and the worker still died: the file kills the parser.
-            for batch in failed:
-                for index, _, _, settings in batch:
-                    message = "the parser crashed on this file (likely extreme nesting); it was skipped"
-                    results[index] = FileResult(findings=[diagnostic("ARV001", message)])
-            break
-        pending = [[item] for batch in failed for item in batch]
-        single_files = True
+    failed: list = []
+    with _pool(jobs) as pool:
+        futures = {pool.submit(_analyze_batch, batch): batch for batch in _batches(work, per_batch)}
+        for future in concurrent.futures.as_completed(futures):
+            try:
+                results.update(future.result())
+            except BrokenProcessPool:
+                failed.extend(futures[future])
+            except Exception as error:  # noqa: BLE001 - report, never abort the run
+                for index, _, _, _ in futures[future]:
+                    results[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {error!r}")])
+    if failed:
+        results.update(_isolate_crashes(failed))
+    return results
+
+
+def _isolate_crashes(items: list) -> Dict[int, FileResult]:
+    """A dead worker breaks every batch in flight; redo those files one at a time so only the
+    file that kills the process is lost."""
+    results: Dict[int, FileResult] = {}
+    pool = _pool(1)
+    try:
+        for item in items:
+            try:
+                results.update(pool.submit(_analyze_batch, [item]).result())
+            except BrokenProcessPool:
+                message = "the parser crashed on this file (likely extreme nesting); it was skipped"
+                results[item[0]] = FileResult(findings=[diagnostic("ARV001", message)])
+                pool.shutdown(wait=False)
+                pool = _pool(1)
+    finally:
+        pool.shutdown(wait=True)
     return results
 
 

@@ -1,0 +1,48 @@
+"""The run machinery: the pool survives a worker dying, the prefilter skips files, own source is clean."""
+
+import os
+from pathlib import Path
+
+from asyncreview import pipeline
+from asyncreview.config import Overrides
+from asyncreview.testing import settings_for
+from asyncreview import plugins
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_worker_that_dies_costs_only_its_own_file(monkeypatch):
+    real = pipeline.analyze
+
+    def dying(data, settings, rules, path=""):
+        if b"KILL-THE-WORKER" in data:
+            os.abort()  # what a parser segfault looks like from the pool
+        return real(data, settings, rules, path)
+
+    monkeypatch.setattr(pipeline, "analyze", dying)  # fork: workers inherit the patch
+    monkeypatch.setattr(pipeline, "_INLINE_BYTES", 0)
+    settings = settings_for(plugins.all_rules(), target="3.10")
+    body = b"import asyncio\nasyncio.timeout\n" + b"x = 1\n" * 200
+    work = [(i, f"m{i}.py", body, settings) for i in range(12)]
+    work[5] = (5, "m5.py", body + b"# KILL-THE-WORKER\n", settings)
+    results = pipeline._analyze_all(work, jobs=2)
+    assert sorted(results) == list(range(12))
+    assert [f.code for f in results[5].findings] == ["ARV001"]
+    assert "parser crashed" in results[5].findings[0].message
+    for index in set(range(12)) - {5}:
+        assert [f.code for f in results[index].findings] == ["ARV101"]
+
+
+def test_prefilter_skips_files_that_cannot_match(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASYNCREVIEW_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "plain.py").write_text("def add(a, b):\n    return a + b\n")
+    (tmp_path / "uses.py").write_text("import asyncio\nasyncio.timeout\n")
+    result = pipeline.run(pipeline.RunOptions(paths=[tmp_path], overrides=Overrides(target_version=(3, 10), select=["ARV1"])))
+    assert result.parsed == 1
+    assert [f.path.endswith("uses.py") for f in result.findings] == [True]
+
+
+def test_own_source_passes_own_rules(cli):
+    result = cli("--no-cache", "asyncreview", "benchmarks", "tests", cwd=REPO)
+    assert result.code == 0, result.out
+    assert "no findings" in result.out
