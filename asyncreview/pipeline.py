@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 from asyncreview import __version__, discovery, plugins
 from asyncreview.config import (
     ConfigError,
+    cache_root,
     FileConfig,
     Overrides,
     Settings,
@@ -239,7 +240,6 @@ def run(options: RunOptions) -> RunResult:
 
     store = None
     if options.use_cache:
-        from asyncreview.config import cache_root
         from asyncreview.store import SignedStore, StoreError
 
         try:

@@ -317,9 +317,7 @@ class VersionCompat(Rule):
         return self.context.settings.target_origin
 
     def visit_Call(self, node: cst.Call) -> None:
-        callee = self._qualify_reference(node.func) if not isinstance(node.func, cst.Name) or node.func.value not in self.from_imported else None
-        if callee is None and isinstance(node.func, cst.Name):
-            callee = self.names.qualify(node.func)
+        callee = self._qualify_reference(node.func)
         if callee is None:
             return
         added_keywords = self.tables["keyword"].get(callee, {})
