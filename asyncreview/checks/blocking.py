@@ -119,7 +119,7 @@ class Frame:
         self.key = key
         self.node = node
         self.types: Dict[str, Optional[str]] = {}  # what this rule knows beyond the NameResolver
-        self.declared: Dict[str, str] = {}  # annotated names keep their declared type
+        self.declared: Dict[str, Optional[str]] = {}  # annotated names keep their declared type
         self.defs: Dict[str, str] = {}  # nested functions and classes: local name -> key
         self.owner = ""  # for methods: the class key
         self.receiver = ""  # for methods: the name of `self`/`cls`
@@ -194,6 +194,7 @@ class BlockingCalls(Rule):
                 frame.owner, frame.receiver = parent.key, params[0].name.value
         self.frames.append(frame)
         for param in params:
+            frame.types[param.name.value] = None  # a parameter hides the same name outside
             if param.annotation is not None:
                 self._declare(param.name.value, param.annotation.annotation)
 
@@ -211,7 +212,10 @@ class BlockingCalls(Rule):
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         kind = "offloaded" if id(node) in self.offloaded else "lambda"
-        self.frames.append(Frame(kind, self.frames[-1].key, node))
+        frame = Frame(kind, self.frames[-1].key, node)
+        for param in node.params.params:
+            frame.types[param.name.value] = None
+        self.frames.append(frame)
 
     def leave_Lambda(self, node: cst.Lambda) -> None:
         self.frames.pop()
@@ -229,9 +233,8 @@ class BlockingCalls(Rule):
     def _declare(self, name: str, annotation: cst.BaseExpression) -> None:
         inner = _optional_inner(annotation) or annotation
         declared = self.names.annotation_type(inner) if isinstance(inner, (cst.Name, cst.Attribute)) else None
-        declared = declared or self._unimported(inner)
-        if declared:
-            self.frames[-1].declared[name] = declared
+        # An annotation without a known type (`f: int`) hides an earlier declaration.
+        self.frames[-1].declared[name] = declared or self._unimported(inner)
 
     def _unimported(self, node: cst.BaseExpression) -> Optional[str]:
         """`subprocess.run` in a file that never imports subprocess: take the table's module."""

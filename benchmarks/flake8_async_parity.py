@@ -1,0 +1,119 @@
+"""Parity of ARV2xx with flake8-async's own test files for its blocking-call rules (ASYNC210-251).
+
+flake8-async's sdist ships tests/eval_files/*.py where every line it must flag carries a comment
+`# ASYNCnnn: col, ...`. Its test harness enables only the codes a file is about (the file name,
+or an `# ARG --enable=` line), so each file is compared on those codes' subject: our findings
+are mapped to flake8-async codes through the category of the table entry they name.
+
+    recall    = annotated lines asyncreview flags / annotated lines
+    precision = flagged lines that are annotated / lines asyncreview flags (in those categories)
+
+Usage::
+
+    python -m benchmarks.flake8_async_parity [EVAL_FILES_DIR]
+
+Without a folder the sdist is fetched with `pip download` into a temporary folder (not vendored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Set, Tuple
+
+from asyncreview.checks.blocking import Table
+from asyncreview.catalogue import load_table
+
+# flake8-async code -> table categories that cover the same ground.
+CATEGORIES = {
+    "ASYNC210": {"http"}, "ASYNC211": {"http"}, "ASYNC212": {"http"},
+    "ASYNC220": {"subprocess"}, "ASYNC221": {"subprocess"}, "ASYNC222": {"subprocess"},
+    "ASYNC230": {"open"}, "ASYNC231": {"open"}, "ASYNC232": {"file"},
+    "ASYNC240": {"path"}, "ASYNC250": {"input"}, "ASYNC251": {"sleep"},
+}
+FILES = re.compile(r"async2[1-5]\w*\.py$")
+ANNOTATION = re.compile(r"#\s*(ASYNC2\d\d)(?:_asyncio)?:")
+ENABLE = re.compile(r"#\s*ARG\s+--enable=([\w,]+)")
+CALLEE = re.compile(r"^`([^`]+)\(\)`")
+
+
+def fetch(folder: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "flake8-async", "-d", str(folder)],
+        check=True, capture_output=True,
+    )
+    archive = next(folder.glob("flake8_async-*.tar.gz"))
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers() if "/tests/eval_files/" in m.name and m.isfile()]
+        tar.extractall(folder, members=members)  # noqa: S202 - names filtered above
+    return next(folder.glob("flake8_async-*/tests/eval_files"))
+
+
+def enabled_codes(path: Path, text: str) -> Set[str]:
+    match = ENABLE.search(text)
+    if match:
+        return set(match.group(1).split(","))
+    return {path.name.split("_")[0].split(".")[0].upper()}
+
+
+def annotated(text: str, codes: Set[str]) -> Set[int]:
+    lines = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if any(code in codes for code in ANNOTATION.findall(line)):
+            lines.add(number)
+    return lines
+
+
+def category_of(message: str, table: Table) -> str:
+    match = CALLEE.match(message)
+    entry = table.lookup(match.group(1)) if match else None
+    return entry.category if entry else "?"
+
+
+def main(argv: List[str] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", help="flake8-async's tests/eval_files")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(args.folder) if args.folder else fetch(Path(scratch))
+        paths = sorted(p for p in folder.glob("*.py") if FILES.search(p.name))
+        script = Path(sys.executable).with_name("asyncreview")
+        command = [str(script), "--select", "ARV201", "--format", "json", "--no-cache", "--exit-zero",
+                   "--target-version", "3.11", *map(str, paths)]
+        report = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    table = Table(load_table("blocking", "calls"), {})
+    flagged: Dict[str, Set[Tuple[int, str]]] = {}
+    for finding in report["findings"]:
+        flagged.setdefault(Path(finding["path"]).name, set()).add((finding["line"], category_of(finding["message"], table)))
+    total_expected = total_flagged = hit_expected = hit_flagged = 0
+    print(f"{'file':32} {'annotated':>9} {'found':>6} {'flagged':>8} {'extra':>6}")
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        codes = enabled_codes(path, text)
+        wanted = set().union(*(CATEGORIES[c] for c in codes if c in CATEGORIES))
+        expected = annotated(text, codes)
+        ours = {line for line, category in flagged.get(path.name, ()) if category in wanted}
+        found, extra = expected & ours, ours - expected
+        total_expected += len(expected)
+        hit_expected += len(found)
+        total_flagged += len(ours)
+        hit_flagged += len(ours & expected)
+        missed = sorted(expected - ours)
+        print(f"{path.name:32} {len(expected):9} {len(found):6} {len(ours):8} {len(extra):6}"
+              + (f"  missed {missed}" if missed else "") + (f"  extra {sorted(extra)}" if extra else ""))
+    recall = hit_expected / total_expected if total_expected else 1.0
+    precision = hit_flagged / total_flagged if total_flagged else 1.0
+    print(f"\nannotated lines flagged: {hit_expected}/{total_expected} = {recall:.1%}")
+    print(f"flagged lines annotated: {hit_flagged}/{total_flagged} = {precision:.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
