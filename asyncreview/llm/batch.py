@@ -1,0 +1,85 @@
+"""`--llm-batch`: the whole run through the Message Batches API (half the price, asynchronous).
+Results come back by custom_id (the cache key) and land in the same cache as online reviews."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from asyncreview.llm.orchestrator import Orchestrator, Stopped
+from asyncreview.llm.prompt import TOOL_NAME, Job
+from asyncreview.llm.validate import tool_input
+
+BATCH_DISCOUNT = 0.5
+MAX_PER_BATCH = 10_000
+
+
+async def review_batch(
+    llm: Orchestrator,
+    jobs: List[Job],
+    poll_initial: float = 1.0,
+    poll_max: float = 60.0,
+    max_wait: float = 24 * 3600.0,
+) -> Dict[str, Dict[str, Any]]:
+    llm.stats.findings += len(jobs)
+    results = llm.cached(jobs)
+    unique: Dict[str, Job] = {}
+    for job in jobs:
+        if job.key not in results:
+            if job.key in unique:
+                llm.stats.shared += 1
+            unique.setdefault(job.key, job)
+    pending = list(unique.values())
+    llm._done = len(jobs) - len(pending)
+    if llm.progress is not None and llm._done:
+        llm.progress(llm._done)
+    allowed: List[Job] = []
+    for job in pending:
+        limit = llm.settings.max_requests
+        if limit is not None and len(allowed) >= limit:
+            llm.stop(f"stopped after max-requests = {limit}; the remaining findings keep their local result")
+            break
+        if llm.settings.max_cost_usd is not None:
+            spent = sum(llm.estimate_cost(j, BATCH_DISCOUNT) for j in allowed + [job])
+            if spent > llm.settings.max_cost_usd:
+                llm.stop(f"stopped at the max-cost-usd = {llm.settings.max_cost_usd:g} budget; the remaining findings keep their local result")
+                break
+        allowed.append(job)
+    for start in range(0, len(allowed), MAX_PER_BATCH):
+        chunk = allowed[start : start + MAX_PER_BATCH]
+        try:
+            results.update(await _one_batch(llm, chunk, poll_initial, poll_max, max_wait))
+        except Stopped:
+            break
+    llm.stats.failed += sum(1 for job in allowed if job.key not in results)
+    return results
+
+
+async def _one_batch(llm: Orchestrator, jobs: List[Job], poll_initial: float, poll_max: float, max_wait: float) -> Dict[str, Dict[str, Any]]:
+    by_id = {job.key: job for job in jobs}  # keys are 64 hex digits: a valid custom_id
+    requests = [{"custom_id": job.key, "params": job.params} for job in jobs]
+    batches = llm.client.messages.batches
+    batch = await llm.call(lambda: batches.create(requests=requests))
+    delay, waited = poll_initial, 0.0
+    while getattr(batch, "processing_status", None) != "ended":
+        if waited > max_wait:
+            llm.stop(f"batch {batch.id} did not end within {max_wait:g}s; its findings keep their local result")
+            raise Stopped()
+        if not await llm.nap(delay):
+            raise Stopped()
+        waited += delay
+        delay = min(poll_max, delay * 2)
+        batch = await llm.call(lambda: batches.retrieve(batch.id))
+    decoder = await llm.call(lambda: batches.results(batch.id))
+    found: Dict[str, Dict[str, Any]] = {}
+    async for entry in decoder:
+        job: Optional[Job] = by_id.get(getattr(entry, "custom_id", None))
+        result = getattr(entry, "result", None)
+        if job is None or getattr(result, "type", None) != "succeeded":
+            continue
+        message = result.message
+        usage = llm.stats.add_usage(getattr(message, "usage", None), llm.settings.model, BATCH_DISCOUNT)
+        found[job.key] = llm.accept(job, tool_input(message, TOOL_NAME), usage)
+        llm._done += 1
+        if llm.progress is not None:
+            llm.progress(llm._done)
+    return found

@@ -1,0 +1,452 @@
+"""The LLM stage's engine: one AsyncAnthropic client, a semaphore, client-side rate limits
+re-seeded from the API's headers, timeouts that work on 3.9, retries on transient errors only,
+a circuit breaker, single flight for identical requests, and a run budget.
+
+The SDK's own retries are switched off (max_retries=0) so ours are the only ones: stacked
+retries multiply waiting and hide the failures the breaker needs to see."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
+
+from asyncreview.llm.prompt import TOOL_NAME, Job
+from asyncreview.llm.settings import LLMSettings
+from asyncreview.llm.validate import tool_input, validate_review
+
+
+@functools.lru_cache(maxsize=None)
+def _price_table() -> Dict[str, Any]:
+    from asyncreview.catalogue import tomllib
+
+    with open(Path(__file__).with_name("models.toml"), "rb") as handle:
+        return tomllib.load(handle)
+
+
+def prices(model: str) -> Dict[str, float]:
+    table = _price_table()
+    best = ""
+    for prefix in table.get("models", {}):
+        if model.startswith(prefix) and len(prefix) > len(best):
+            best = prefix
+    return table["models"][best] if best else table["default"]
+
+
+@dataclass
+class Stats:
+    findings: int = 0
+    requests: int = 0
+    cache_hits: int = 0
+    reviewed: int = 0
+    failed: int = 0
+    shared: int = 0  # findings answered by an identical request
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add_usage(self, usage: Any, model: str, discount: float = 1.0) -> Dict[str, int]:
+        counts = {
+            "input_tokens": int(getattr(usage, "input_tokens", 0) or 0),
+            "output_tokens": int(getattr(usage, "output_tokens", 0) or 0),
+            "cache_creation_input_tokens": int(getattr(usage, "cache_creation_input_tokens", 0) or 0),
+            "cache_read_input_tokens": int(getattr(usage, "cache_read_input_tokens", 0) or 0),
+        }
+        self.input_tokens += counts["input_tokens"]
+        self.output_tokens += counts["output_tokens"]
+        self.cache_write_tokens += counts["cache_creation_input_tokens"]
+        self.cache_read_tokens += counts["cache_read_input_tokens"]
+        price = prices(model)
+        self.cost_usd += discount * (
+            counts["input_tokens"] * price["input"]
+            + counts["output_tokens"] * price["output"]
+            + counts["cache_creation_input_tokens"] * price["cache-write"]
+            + counts["cache_read_input_tokens"] * price["cache-read"]
+        ) / 1e6
+        return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# Client-side rate limits
+
+
+class _Bucket:
+    """Tokens per minute as a bucket refilled continuously; None means unlimited."""
+
+    def __init__(self, per_minute: Optional[float], clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.limit = per_minute
+        self.level = per_minute or 0.0
+        self.stamp = clock()
+
+    def _refill(self) -> None:
+        now = self.clock()
+        if self.limit:
+            self.level = min(self.limit, self.level + (now - self.stamp) * self.limit / 60.0)
+        self.stamp = now
+
+    def wait(self, amount: float) -> float:
+        if not self.limit:
+            return 0.0
+        self._refill()
+        amount = min(amount, self.limit)  # one request larger than a minute's worth still goes
+        return max(0.0, (amount - self.level) * 60.0 / self.limit)
+
+    def take(self, amount: float) -> None:
+        if self.limit:
+            self._refill()
+            self.level -= min(amount, self.limit)
+
+    def give_back(self, amount: float) -> None:
+        if self.limit:
+            self._refill()
+            self.level = min(self.limit, self.level + amount)
+
+    def seed(self, limit: Optional[float], remaining: Optional[float]) -> None:
+        if limit:
+            self.limit = min(self.limit, limit) if self.limit else limit
+        if remaining is not None and self.limit:
+            self._refill()
+            self.level = min(self.level, remaining)
+
+
+def _number(headers: Any, name: str) -> Optional[float]:
+    try:
+        value = headers.get(name)
+        return float(value) if value is not None else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _seconds_until(headers: Any, name: str) -> Optional[float]:
+    """anthropic-ratelimit-*-reset is an RFC 3339 time."""
+    try:
+        text = headers.get(name)
+        if not text:
+            return None
+        when = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def retry_after(headers: Any) -> Optional[float]:
+    try:
+        value = headers.get("retry-after")
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+class RateLimiter:
+    """Requests are spaced evenly (no burst: a configured 60/min means one a second); input and
+    output tokens come out of per-minute buckets. The API's headers lower the limits and pause
+    everyone when a quota is exhausted; retry-after pauses everyone too."""
+
+    def __init__(self, settings: LLMSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.configured_interval = 60.0 / settings.requests_per_minute if settings.requests_per_minute else 0.0
+        self.interval = self.configured_interval
+        self.next_slot = clock()
+        self.paused_until = 0.0
+        self.input = _Bucket(settings.input_tokens_per_minute, clock)
+        self.output = _Bucket(settings.output_tokens_per_minute, clock)
+        self.lock: Optional[asyncio.Lock] = None
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    def delay(self, input_tokens: float, output_tokens: float) -> float:
+        now = self.clock()
+        return max(
+            self.paused_until - now,
+            self.next_slot - now,
+            self.input.wait(input_tokens),
+            self.output.wait(output_tokens),
+            0.0,
+        )
+
+    async def acquire(self, input_tokens: float, output_tokens: float, nap: Callable[[float], Awaitable[bool]]) -> bool:
+        """Waits for a slot; False when the stage stopped meanwhile (nap returned False)."""
+        if self.lock is None:
+            self.lock = asyncio.Lock()
+        async with self.lock:  # first come, first served: nobody overtakes a waiting request
+            while True:
+                wait = self.delay(input_tokens, output_tokens)
+                if wait <= 0:
+                    break
+                if not await nap(wait):
+                    return False
+            now = self.clock()
+            self.next_slot = max(now, self.next_slot) + self.interval
+            self.input.take(input_tokens)
+            self.output.take(output_tokens)
+            return True
+
+    def settle(self, reserved_output: float, actual_output: float) -> None:
+        if actual_output < reserved_output:
+            self.output.give_back(reserved_output - actual_output)
+        else:
+            self.output.take(actual_output - reserved_output)
+
+    def observe(self, headers: Any) -> None:
+        if headers is None:
+            return
+        prefix = "anthropic-ratelimit-"
+        limit = _number(headers, prefix + "requests-limit")
+        if limit:
+            self.interval = max(self.configured_interval, 60.0 / limit)
+        for kind, bucket in (("requests", None), ("input-tokens", self.input), ("output-tokens", self.output)):
+            remaining = _number(headers, f"{prefix}{kind}-remaining")
+            if bucket is not None:
+                bucket.seed(_number(headers, f"{prefix}{kind}-limit"), remaining)
+            if remaining is not None and remaining <= 0:
+                reset = _seconds_until(headers, f"{prefix}{kind}-reset")
+                if reset is not None:
+                    self.pause(min(reset, 120.0))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Stopped(Exception):
+    pass
+
+
+class Orchestrator:
+    """`async with Orchestrator(settings, cache) as llm: reviews = await llm.review_all(jobs)`."""
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        cache=None,
+        progress: Optional[Callable[[int], None]] = None,
+        api_key: Optional[str] = None,
+        breaker_threshold: int = 5,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        max_retry_after: float = 60.0,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.progress = progress
+        self.api_key = api_key
+        self.breaker_threshold = breaker_threshold
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_retry_after = max_retry_after
+        self.stats = Stats()
+        self.warning: Optional[str] = None
+        self.limiter = RateLimiter(settings)
+        self.consecutive_failures = 0
+        self.last_error = ""
+        self.reserved_cost = 0.0
+        self._inflight: Dict[str, "asyncio.Future[Optional[Dict[str, Any]]]"] = {}
+        self._done = 0
+
+    async def __aenter__(self) -> "Orchestrator":
+        import anthropic  # only here: the local report never pays for it
+
+        self.anthropic = anthropic
+        key = self.api_key if self.api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
+        self.client = anthropic.AsyncAnthropic(api_key=key, max_retries=0, timeout=self.settings.timeout)
+        self.semaphore = asyncio.Semaphore(self.settings.max_concurrency)
+        self.stop_event = asyncio.Event()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.client.close()
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop_event.is_set()
+
+    def stop(self, why: str) -> None:
+        if not self.stopped:
+            self.warning = why
+            self.stop_event.set()
+
+    async def nap(self, seconds: float) -> bool:
+        """Sleep, waking early when the stage stops; True when it may go on."""
+        if self.stopped:
+            return False
+        try:
+            await asyncio.wait_for(self.stop_event.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+    # -- budget --------------------------------------------------------------------------------
+
+    def estimate_cost(self, job: Job, discount: float = 1.0) -> float:
+        price = prices(self.settings.model)
+        output = min(self.settings.max_tokens, 400)
+        return discount * (job.estimated_input_tokens * price["input"] + output * price["output"]) / 1e6
+
+    def budget_allows(self, job: Job, discount: float = 1.0) -> bool:
+        limit = self.settings.max_requests
+        if limit is not None and self.stats.requests >= limit:
+            self.stop(f"stopped after max-requests = {limit}; the remaining findings keep their local result")
+            return False
+        budget = self.settings.max_cost_usd
+        if budget is not None and self.stats.cost_usd + self.reserved_cost + self.estimate_cost(job, discount) > budget:
+            self.stop(f"stopped at the max-cost-usd = {budget:g} budget; the remaining findings keep their local result")
+            return False
+        return True
+
+    # -- one call, with retries ----------------------------------------------------------------
+
+    def _transient(self, error: BaseException) -> Tuple[bool, Optional[float], str]:
+        """(retry?, retry-after seconds, short description)."""
+        anthropic = self.anthropic
+        if isinstance(error, asyncio.TimeoutError):
+            return True, None, f"timed out after {self.settings.timeout:g}s"
+        if isinstance(error, anthropic.APIStatusError):
+            status = error.status_code
+            headers = getattr(error.response, "headers", None)
+            self.limiter.observe(headers)
+            if status == 429 or status == 408 or status >= 500:
+                return True, retry_after(headers), f"HTTP {status}"
+            return False, None, f"HTTP {status}"
+        if isinstance(error, anthropic.APIConnectionError):
+            return True, None, "connection failed"
+        return False, None, type(error).__name__
+
+    async def call(self, make: Callable[[], Awaitable[Any]], job: Optional[Job] = None, reserve_output: float = 0.0) -> Any:
+        """Runs `make()` under the cap, the limits and the timeout; retries transient failures
+        with jittered backoff. Raises Stopped when the stage stops or the request gives up."""
+        for attempt in range(self.max_attempts):
+            if self.stopped:
+                raise Stopped()
+            async with self.semaphore:
+                if job is not None and not self.budget_allows(job):
+                    raise Stopped()
+                estimate = job.estimated_input_tokens if job else 0
+                if not await self.limiter.acquire(estimate, reserve_output, self.nap):
+                    raise Stopped()
+                self.stats.requests += 1
+                cost = self.estimate_cost(job) if job else 0.0
+                self.reserved_cost += cost
+                try:
+                    result = await asyncio.wait_for(make(), timeout=self.settings.timeout)
+                except (asyncio.TimeoutError, self.anthropic.APIError) as error:
+                    retry, wait_hint, what = self._transient(error)
+                    if not retry:
+                        if isinstance(error, (self.anthropic.AuthenticationError, self.anthropic.PermissionDeniedError)):
+                            self.stop(f"the API refused the key ({what}); no finding was reviewed after that")
+                        raise Stopped() from None
+                    self.consecutive_failures += 1
+                    self.last_error = what
+                    if self.consecutive_failures >= self.breaker_threshold:
+                        self.stop(
+                            f"the LLM API failed {self.consecutive_failures} times in a row (last: {what}); "
+                            "stopped reviewing, unreviewed findings keep their local result"
+                        )
+                        raise Stopped() from None
+                else:
+                    self.consecutive_failures = 0
+                    return result
+                finally:
+                    self.reserved_cost -= cost
+            if wait_hint is not None:
+                if wait_hint > self.max_retry_after:
+                    self.stop(f"the API asked to wait {wait_hint:g}s; stopped reviewing")
+                    raise Stopped()
+                self.limiter.pause(wait_hint)
+                delay = wait_hint * random.uniform(1.0, 1.2)
+            else:
+                delay = min(self.backoff_cap, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
+            if attempt + 1 < self.max_attempts and not await self.nap(delay):
+                raise Stopped()
+        raise Stopped()
+
+    # -- reviews -------------------------------------------------------------------------------
+
+    async def _review(self, job: Job) -> Optional[Dict[str, Any]]:
+        reserve = min(self.settings.max_tokens, 400)
+
+        params = dict(job.params)
+        extra = {"temperature": params.pop("temperature")} if "temperature" in params else None
+
+        async def make():
+            return await self.client.messages.with_raw_response.create(**params, extra_body=extra)
+
+        try:
+            raw = await self.call(make, job, reserve_output=reserve)
+        except Stopped:
+            self.stats.failed += 1
+            return None
+        self.limiter.observe(raw.headers)
+        try:
+            message = await raw.parse()
+        except Exception:  # noqa: BLE001 - an unreadable body is an unreviewed finding, not a crash
+            self.stats.failed += 1
+            return None
+        usage = self.stats.add_usage(getattr(message, "usage", None), self.settings.model)
+        self.limiter.settle(reserve, usage["output_tokens"])
+        return self.accept(job, tool_input(message, TOOL_NAME), usage)
+
+    def accept(self, job: Job, raw_input: Any, usage: Optional[Dict[str, int]]) -> Dict[str, Any]:
+        review = validate_review(raw_input, job.default_severity, job.lines)
+        self.stats.reviewed += 1
+        if self.cache is not None and review["verdict"] != "uncertain":
+            try:
+                self.cache.put(job.key, review, usage)
+            except Exception:  # noqa: BLE001 - a cache that cannot be written only costs a request
+                pass
+        return review
+
+    async def review(self, job: Job) -> Optional[Dict[str, Any]]:
+        """Identical requests share one call, even when they are in flight at the same time."""
+        future = self._inflight.get(job.key)
+        if future is None:
+            future = asyncio.ensure_future(self._review(job))
+            self._inflight[job.key] = future
+        else:
+            self.stats.shared += 1
+        result = await asyncio.shield(future)
+        self._done += 1
+        if self.progress is not None:
+            self.progress(self._done)
+        return result
+
+    def cached(self, jobs: Iterable[Job]) -> Dict[str, Dict[str, Any]]:
+        jobs = list(jobs)
+        if self.cache is None:
+            return {}
+        try:
+            hits = self.cache.get_many(job.key for job in jobs)
+        except Exception:  # noqa: BLE001
+            return {}
+        for job in jobs:
+            if job.key in hits:
+                self.stats.cache_hits += 1
+        return hits
+
+    async def review_all(self, jobs: List[Job]) -> Dict[str, Dict[str, Any]]:
+        """Reviews by job key; a job without an entry was not reviewed (stopped or failed)."""
+        self.stats.findings += len(jobs)
+        results = self.cached(jobs)
+        self._done = sum(1 for job in jobs if job.key in results)
+        if self.progress is not None and self._done:
+            self.progress(self._done)
+        pending = [job for job in jobs if job.key not in results]
+        answers = await asyncio.gather(*(self.review(job) for job in pending))
+        for job, answer in zip(pending, answers):
+            if answer is not None:
+                results[job.key] = answer
+        return results

@@ -1,0 +1,94 @@
+"""`[tool.asyncreview.llm]`: the model, its parameters and the orchestrator's limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Dict, Optional
+
+DEFAULT_MODEL = "claude-sonnet-4-5"
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    enabled: bool = False
+    model: str = DEFAULT_MODEL
+    max_tokens: int = 1024
+    temperature: Optional[float] = None  # unset: the model's default (this SDK has no such argument)
+    max_concurrency: int = 4
+    requests_per_minute: Optional[float] = None  # None: learned from the rate-limit headers
+    input_tokens_per_minute: Optional[float] = None
+    output_tokens_per_minute: Optional[float] = None
+    timeout: float = 60.0
+    max_requests: Optional[int] = None
+    max_cost_usd: Optional[float] = None
+
+    @classmethod
+    def from_table(cls, table: Optional[Dict[str, Any]]) -> "LLMSettings":
+        values = {key.replace("-", "_"): value for key, value in (table or {}).items()}
+        return cls(**values)
+
+    def parameters(self) -> Dict[str, Any]:
+        """What changes the model's answer: part of every cache key."""
+        return {"model": self.model, "max_tokens": self.max_tokens, "temperature": self.temperature}
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a non-empty string")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("expected a positive integer")
+    return value
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError("expected a positive number")
+    return float(value)
+
+
+def _temperature(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError("expected a number from 0 to 1")
+    return float(value)
+
+
+VALIDATORS = {
+    "enabled": _bool,
+    "model": _string,
+    "max-tokens": _positive_int,
+    "temperature": _temperature,
+    "max-concurrency": _positive_int,
+    "requests-per-minute": _positive_number,
+    "input-tokens-per-minute": _positive_number,
+    "output-tokens-per-minute": _positive_number,
+    "timeout": _positive_number,
+    "max-requests": _positive_int,
+    "max-cost-usd": _positive_number,
+}
+assert {f.name.replace("_", "-") for f in fields(LLMSettings)} == set(VALIDATORS)
+
+
+def validate_table(value: Any) -> Dict[str, Any]:
+    """The config validator for the `llm` table; ValueError names the bad key."""
+    if not isinstance(value, dict):
+        raise ValueError("expected a table")
+    checked = {}
+    for key, raw in value.items():
+        validator = VALIDATORS.get(key)
+        if validator is None:
+            raise ValueError(f"unknown key {key!r} in the llm table (known: {', '.join(VALIDATORS)})")
+        try:
+            checked[key] = validator(raw)
+        except ValueError as error:
+            raise ValueError(f"llm.{key}: {error}") from None
+    return checked

@@ -1,0 +1,168 @@
+"""The LLM stage as the CLI runs it: decide whether it runs, build one request per finding, review
+through the orchestrator (online or batch), attach `finding.review`, and say what it cost.
+
+Everything here is light; `anthropic` and `rich` are imported only once reviews are sent."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from asyncreview.llm.settings import LLMSettings
+
+NO_KEY = (
+    "LLM review skipped: set ANTHROPIC_API_KEY to have Claude review each finding "
+    "(--llm or [tool.asyncreview.llm] enabled = true); the local report below is complete"
+)
+
+
+def llm_table(paths: List[Path], config_file: Optional[Path]) -> Dict[str, Any]:
+    """The `llm` table of the config that governs the first path (or --config)."""
+    from asyncreview import plugins
+    from asyncreview.config import find_config, read_pyproject
+
+    path = config_file or find_config((paths or [Path(".")])[0].absolute())
+    if path is None:
+        return {}
+    options = {}
+    for rule in plugins.all_rules():
+        options.update(rule.options)
+    return read_pyproject(path, options).get("llm") or {}
+
+
+def summary_line(stats, batch: bool) -> str:
+    mode = " (batch)" if batch else ""
+    return (
+        f"LLM review{mode}: {stats.findings} finding{'s' if stats.findings != 1 else ''}, "
+        f"{stats.requests} request{'s' if stats.requests != 1 else ''}, {stats.cache_hits} cache hit{'s' if stats.cache_hits != 1 else ''}, "
+        f"{stats.input_tokens + stats.cache_read_tokens + stats.cache_write_tokens} input / {stats.output_tokens} output tokens, "
+        f"~${stats.cost_usd:.4f}"
+    )
+
+
+class _Progress:
+    """A rich progress bar on a terminal; nothing when stderr is piped."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = None
+        if total and sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True, console=Console(stderr=True))
+            self.task = self.bar.add_task("LLM review", total=total)
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def update(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run_stage(
+    result,
+    table: Dict[str, Any],
+    *,
+    batch: bool = False,
+    use_cache: bool = True,
+    err=None,
+) -> List[str]:
+    """Attaches reviews to `result.findings`; returns notices (at most one warning)."""
+    err = err or sys.stderr
+    key = os.environ.get("ANTHROPIC_API_KEY", "").strip()
+    if not key:
+        print(f"asyncreview: {NO_KEY}", file=err)
+        return []
+    settings = LLMSettings.from_table(table)
+    from asyncreview import plugins
+    from asyncreview.llm.prompt import build_job
+
+    docs = {}
+    for rule in plugins.all_rules():
+        try:
+            docs.update(rule.docs())
+        except (OSError, KeyError, ValueError):  # a rule pack without its catalogue still gets reviewed
+            pass
+    findings = [f for f in result.findings if not f.code.startswith("ARV0")]  # file diagnostics are facts
+    if not findings:
+        return []
+    jobs = []
+    for finding in findings:
+        target = result.settings[finding.path].target_text if finding.path in result.settings else ""
+        jobs.append(build_job(finding, docs.get(finding.code), settings, target))
+
+    notices: List[str] = []
+    cache = None
+    if use_cache:
+        from asyncreview.config import cache_root
+        from asyncreview.llm.cache import open_cache
+
+        cache, problem = open_cache(cache_root())
+        if problem:
+            notices.append(problem)
+    from asyncreview.llm.orchestrator import Orchestrator
+
+    with _Progress(len(jobs)) as progress:
+        llm = Orchestrator(settings, cache, progress=progress.update, api_key=key)
+        reviews = asyncio.run(_review(llm, jobs, batch))
+    if cache is not None:
+        cache.close()
+    for finding, job in zip(findings, jobs):
+        review = reviews.get(job.key)
+        if review is not None:
+            finding.review = dict(review)
+    print(f"asyncreview: {summary_line(llm.stats, batch)}", file=err)
+    if llm.warning:
+        notices.append(f"LLM review: {llm.warning}")
+    elif llm.stats.failed:
+        notices.append(f"LLM review: {llm.stats.failed} finding(s) could not be reviewed and keep their local result")
+    return notices
+
+
+async def _review(llm, jobs, batch: bool):
+    async with llm:
+        if batch:
+            from asyncreview.llm.batch import review_batch
+
+            return await review_batch(llm, jobs)
+        return await llm.review_all(jobs)
+
+
+def wanted(flag: bool, table: Dict[str, Any]) -> bool:
+    return flag or bool(table.get("enabled"))
+
+
+def cache_command(clear: bool, out=None) -> int:
+    """`--cache-stats` / `--clear-cache`: both caches (per-file results and LLM reviews)."""
+    from asyncreview.config import cache_root
+    from asyncreview.store import SignedStore, StoreError
+    from asyncreview.llm.cache import STORE_NAME
+
+    out = out or sys.stdout
+    root = cache_root()
+    for name in ("results-v1", STORE_NAME):
+        try:
+            store = SignedStore(root, name)
+        except StoreError as error:
+            print(f"asyncreview: {error}", file=sys.stderr)
+            return 2
+        try:
+            if clear:
+                store.clear()
+                print(f"cleared {store.path}", file=out)
+            else:
+                stats = store.stats()
+                print(f"{name}: {stats['entries']} entries, {stats['bytes']} bytes ({stats['path']})", file=out)
+        finally:
+            store.close()
+    return 0

@@ -1,0 +1,238 @@
+"""A fake Anthropic API on 127.0.0.1 for the real `anthropic` SDK: the Messages API (forced tool
+calls) and the Message Batches API, with scripted failures (429 + retry-after, 500, 529,
+dropped connections, malformed tool input), latency and rate-limit headers.
+
+Tests start it in a thread and point ANTHROPIC_BASE_URL at `server.url`; it counts requests in
+flight and records arrival times so tests can check the orchestrator's limits from outside."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Optional
+
+
+def finding_document(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The JSON document the client quoted between <finding> and </finding>."""
+    content = body["messages"][0]["content"]
+    if isinstance(content, list):
+        content = "".join(block.get("text", "") for block in content)
+    match = re.search(r"<finding>\n(.*)\n</finding>", content, re.S)
+    return json.loads(match.group(1)) if match else {}
+
+
+def default_review(body: Dict[str, Any]) -> Dict[str, Any]:
+    """Deterministic stand-in for the model: a `FAKE:refute` / `FAKE:uncertain` marker in the
+    reviewed code picks the verdict, otherwise the finding is confirmed at its default."""
+    document = finding_document(body)
+    code = document.get("enclosing_code", {}).get("text", "")
+    verdict = "confirmed"
+    if "FAKE:refute" in code:
+        verdict = "false_positive"
+    elif "FAKE:uncertain" in code:
+        verdict = "uncertain"
+    rule = document.get("rule", {})
+    return {
+        "verdict": verdict,
+        "severity": rule.get("default_severity", "WARNING"),
+        "explanation": f"fake review of {rule.get('code')} at line {document.get('finding', {}).get('line')}",
+        "suggested_fix": "",
+    }
+
+
+class FakeAnthropic:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latency = 0.0
+        self.script: List[Dict[str, Any]] = []  # consumed one per /v1/messages request
+        self.always: Optional[Dict[str, Any]] = None  # used when the script is empty
+        self.responder: Callable[[Dict[str, Any]], Any] = default_review
+        self.extra_text: Optional[str] = None  # a text block before the tool call
+        self.rate_headers: Dict[str, str] = {}
+        self.batch_polls_before_end = 1
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.arrivals: List[float] = []
+        self.bodies: List[Dict[str, Any]] = []
+        self.raw_requests: List[bytes] = []
+        self.api_keys: set = set()
+        self.paths: List[str] = []
+        self.batches: Dict[str, Dict[str, Any]] = {}
+        self._ids = itertools.count(1)
+        self.httpd: Optional[ThreadingHTTPServer] = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> "FakeAnthropic":
+        fake = self
+
+        class Handler(_Handler):
+            server_fake = fake
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    @property
+    def message_requests(self) -> int:
+        return len(self.arrivals)
+
+    # -- replies -------------------------------------------------------------------------------
+
+    def message(self, body: Dict[str, Any], tool_input: Any) -> Dict[str, Any]:
+        content: List[Dict[str, Any]] = []
+        if self.extra_text is not None:
+            content.append({"type": "text", "text": self.extra_text})
+        if tool_input is not None:
+            tool = body.get("tool_choice", {}).get("name", "record_review")
+            content.append({"type": "tool_use", "id": f"toolu_{next(self._ids)}", "name": tool, "input": tool_input})
+        size = len(json.dumps(body))
+        return {
+            "id": f"msg_{next(self._ids)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "fake"),
+            "content": content,
+            "stop_reason": "tool_use" if tool_input is not None else "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": size // 4, "output_tokens": 60, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+        }
+
+    def batch_object(self, batch_id: str) -> Dict[str, Any]:
+        batch = self.batches[batch_id]
+        ended = batch["polls"] >= self.batch_polls_before_end
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+        count = len(batch["results"])
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": {
+                "processing": 0 if ended else count,
+                "succeeded": count if ended else 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            },
+            "created_at": now,
+            "expires_at": now,
+            "ended_at": now if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{self.url}/v1/messages/batches/{batch_id}/results" if ended else None,
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_fake: FakeAnthropic
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, payload: Any, headers: Optional[Dict[str, str]] = None, content_type: str = "application/json") -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _record_key(self) -> None:
+        key = self.headers.get("x-api-key")
+        if key:
+            with self.server_fake.lock:
+                self.server_fake.api_keys.add(key)
+
+    def do_POST(self) -> None:
+        fake = self.server_fake
+        raw = self._body()
+        self._record_key()
+        path = self.path.split("?")[0]
+        with fake.lock:
+            fake.paths.append(path)
+        if path == "/v1/messages":
+            return self._messages(raw)
+        if path == "/v1/messages/batches":
+            body = json.loads(raw)
+            batch_id = f"msgbatch_{next(fake._ids)}"
+            results = []
+            for request in body["requests"]:
+                message = fake.message(request["params"], fake.responder(request["params"]))
+                results.append({"custom_id": request["custom_id"], "result": {"type": "succeeded", "message": message}})
+            with fake.lock:
+                fake.batches[batch_id] = {"polls": 0, "results": results, "requests": body["requests"]}
+            return self._send(200, fake.batch_object(batch_id))
+        self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": path}})
+
+    def do_GET(self) -> None:
+        fake = self.server_fake
+        self._record_key()
+        path = self.path.split("?")[0]
+        with fake.lock:
+            fake.paths.append(path)
+        match = re.fullmatch(r"/v1/messages/batches/([^/]+)(/results)?", path)
+        if not match or match.group(1) not in fake.batches:
+            return self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": path}})
+        batch_id = match.group(1)
+        if match.group(2):
+            lines = "\n".join(json.dumps(r) for r in fake.batches[batch_id]["results"]) + "\n"
+            return self._send(200, lines.encode(), content_type="application/binary")
+        with fake.lock:
+            fake.batches[batch_id]["polls"] += 1
+        self._send(200, fake.batch_object(batch_id))
+
+    def _messages(self, raw: bytes) -> None:
+        fake = self.server_fake
+        with fake.lock:
+            fake.in_flight += 1
+            fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+            fake.arrivals.append(time.monotonic())
+            fake.raw_requests.append(raw)
+            action = fake.script.pop(0) if fake.script else fake.always
+        try:
+            body = json.loads(raw)
+            with fake.lock:
+                fake.bodies.append(body)
+            delay = (action or {}).get("latency", fake.latency)
+            if delay:
+                time.sleep(delay)
+            kind = (action or {}).get("kind")
+            if kind == "status":
+                status = action["status"]
+                names = {429: "rate_limit_error", 529: "overloaded_error"}
+                error = {"type": "error", "error": {"type": names.get(status, "api_error"), "message": f"fake {status}"}}
+                return self._send(status, error, action.get("headers"))
+            if kind == "drop":
+                self.close_connection = True
+                self.connection.close()
+                return
+            tool_input = action["input"] if kind == "malformed" else fake.responder(body)
+            headers = dict(fake.rate_headers)
+            headers.update((action or {}).get("headers", {}))
+            self._send(200, fake.message(body, tool_input), headers)
+        finally:
+            with fake.lock:
+                fake.in_flight -= 1
