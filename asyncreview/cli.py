@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: all cores)")
     run.add_argument("--force-exclude", action="store_true", help="apply excludes to files named on the command line too")
     run.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false")
+    llm = parser.add_argument_group("LLM review (needs ANTHROPIC_API_KEY)")
+    llm.add_argument("--llm", action="store_true", help="have Claude review each finding (cached, rate-limited)")
+    llm.add_argument("--llm-batch", action="store_true", help="review through the Message Batches API (half price, slower)")
+    llm.add_argument("--show-refuted", action="store_true", help="show findings the reviewer refuted and count them for the exit code")
+    llm.add_argument("--cache-stats", action="store_true", help="print the caches' size and exit")
+    llm.add_argument("--clear-cache", action="store_true", help="empty the caches and exit")
     return parser
 
 
@@ -82,6 +88,10 @@ def _use_color(choice: str, stream) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.cache_stats or args.clear_cache:
+        from asyncreview.llm.stage import cache_command
+
+        return cache_command(clear=args.clear_cache)
     from asyncreview import pipeline, plugins
     from asyncreview.config import ConfigError, Overrides, parse_version
     from asyncreview.finding import Severity
@@ -119,6 +129,14 @@ def _run(args: argparse.Namespace) -> int:
         result = pipeline.run(options)
     except ConfigError as error:
         raise _UsageError(str(error)) from None
+    from asyncreview.llm import stage as llm_stage
+
+    try:
+        llm_table = llm_stage.llm_table(options.paths, args.config)
+    except ConfigError as error:
+        raise _UsageError(str(error)) from None
+    if llm_stage.wanted(args.llm or args.llm_batch, llm_table):
+        result.notices.extend(llm_stage.run_stage(result, llm_table, batch=args.llm_batch, use_cache=not args.no_cache))
 
     docs = {}
     for rule in plugins.all_rules():
@@ -130,6 +148,7 @@ def _run(args: argparse.Namespace) -> int:
         color=args.output is None and _use_color(args.color, stream),
         statistics=args.statistics,
         quiet=args.quiet,
+        show_refuted=args.show_refuted,
     )
     if not args.quiet:
         for notice in result.notices:
@@ -143,7 +162,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         stream.write(report)
         stream.flush()
-    return pipeline.exit_code(result, exit_zero=args.exit_zero)
+    return pipeline.exit_code(result, exit_zero=args.exit_zero, show_refuted=args.show_refuted)
 
 
 if __name__ == "__main__":  # pragma: no cover

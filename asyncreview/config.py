@@ -182,6 +182,12 @@ def _table(value: Any) -> Dict[str, Any]:
     return dict(value)
 
 
+def _llm_table(value: Any) -> Dict[str, Any]:
+    from asyncreview.llm.settings import validate_table
+
+    return validate_table(value)
+
+
 CORE_OPTIONS: Dict[str, OptionValidator] = {
     "select": _string_list,
     "extend-select": _string_list,
@@ -191,7 +197,7 @@ CORE_OPTIONS: Dict[str, OptionValidator] = {
     "per-file-ignores": _per_file_ignores,
     "target-version": _version,
     "fail-on": _severity,
-    "llm": _table,
+    "llm": _llm_table,
 }
 
 

@@ -360,10 +360,12 @@ def _suppress(findings: List[Finding], by_path: Dict[str, FileResult], entries) 
     return kept, suppressed
 
 
-def exit_code(result: RunResult, exit_zero: bool = False) -> int:
+def exit_code(result: RunResult, exit_zero: bool = False, show_refuted: bool = False) -> int:
+    """Findings the LLM reviewer refuted do not fail the run unless --show-refuted."""
     if exit_zero:
         return 0
-    return 1 if any(f.severity.rank >= result.threshold.rank for f in result.findings) else 0
+    counted = [f for f in result.findings if show_refuted or not (f.review and f.review.get("verdict") == "false_positive")]
+    return 1 if any(f.severity.rank >= result.threshold.rank for f in counted) else 0
 
 
 __all__ = ["run", "RunOptions", "RunResult", "ConfigError", "exit_code"]
