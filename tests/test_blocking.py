@@ -1,0 +1,202 @@
+"""ARV2xx through the real CLI: chains across modules of a project, the depth limit, recursion,
+offloading, suppressions, the cache, config extensions; and the table's examples cover every group."""
+
+import re
+
+from asyncreview.catalogue import load_table, rule_docs
+from asyncreview.checks.blocking import RULES, Table
+from asyncreview.testing import findings_for
+
+PYPROJECT = """
+[tool.asyncreview]
+target-version = "3.9"
+"""
+
+
+def write_package(project, extra_config=""):
+    project.write("pyproject.toml", PYPROJECT + extra_config)
+    project.write("pkg/__init__.py", "from .store import load_raw\n")
+    project.write(
+        "pkg/store.py",
+        """
+        import json
+
+
+        def load_raw(path):
+            with open(path) as handle:
+                return handle.read()
+
+
+        def load(path):
+            return json.loads(load_raw(path))
+
+
+        def ping(n):
+            from .cycle import pong
+            return pong(n)
+        """,
+    )
+    project.write(
+        "pkg/cycle.py",
+        """
+        from . import store
+
+
+        def pong(n):
+            return store.ping(n - 1) if n else 0
+        """,
+    )
+    project.write(
+        "pkg/service.py",
+        """
+        from .store import load
+
+
+        def get_config(path):
+            return load(path)
+        """,
+    )
+    project.write(
+        "app/handlers.py",
+        """
+        import asyncio
+
+        from pkg import load_raw
+        from pkg.service import get_config
+        from pkg.store import ping
+
+
+        async def handler(path):
+            config = get_config(path)
+            await asyncio.to_thread(get_config, path)
+            raw = load_raw(path)
+            ping(3)
+            quiet = get_config(path)  # noqa: ARV202
+            return config, raw, quiet
+        """,
+    )
+
+
+def arv202(result):
+    return [f for f in result.json()["findings"] if f["code"] == "ARV202"]
+
+
+def test_chain_across_modules_is_reported_at_the_call_in_the_coroutine(cli, project):
+    write_package(project)
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", project.root)
+    assert result.code == 1, result.err
+    found = {f["line"]: f for f in arv202(result)}
+    assert sorted(found) == [9, 11], result.out  # not the offloaded call, the cycle, the noqa line
+    chain = found[9]
+    assert chain["path"].endswith("app/handlers.py")
+    assert "handler() -> get_config() -> load() -> load_raw() -> open()" in chain["message"]
+    assert chain["severity"] == "WARNING"
+    assert "config = get_config(path)" in chain["snippet"]
+    assert "with open(path) as handle:" in chain["snippet"]  # the helper's blocking line
+    assert re.search(r"pkg/store\.py:5", chain["snippet"])
+    # Re-exported through pkg/__init__.py: `from pkg import load_raw`.
+    assert "handler() -> load_raw() -> open()" in found[11]["message"]
+
+
+def test_depth_limit_from_config(cli, project):
+    write_package(project, "blocking-max-depth = 2\n")
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", project.root)
+    lines = sorted(f["line"] for f in arv202(result))
+    assert lines == [11], result.out  # get_config -> load -> load_raw needs three helpers
+
+
+def test_cached_run_reports_the_same_chains(cli, project):
+    write_package(project)
+    first = cli("--select", "ARV2", "--format", "json", project.root)
+    second = cli("--select", "ARV2", "--format", "json", project.root)
+    assert arv202(first) == arv202(second) and len(arv202(first)) == 2
+    assert second.json()["summary"]["cached"] == second.json()["summary"]["files"] == 5
+
+
+def test_ignore_turns_the_chain_off(cli, project):
+    write_package(project)
+    result = cli("--select", "ARV2", "--ignore", "ARV202", "--format", "json", "--no-cache", project.root)
+    assert arv202(result) == []
+
+
+def test_extend_blocking_calls_from_pyproject(cli, project):
+    project.write("pyproject.toml", PYPROJECT + 'extend-blocking-calls = {"vendor.fetch" = "vendor.afetch"}\n')
+    project.write(
+        "main.py",
+        """
+        import vendor
+
+
+        async def main():
+            return vendor.fetch()
+        """,
+    )
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", project.root)
+    findings = result.json()["findings"]
+    assert [(f["code"], f["line"]) for f in findings] == [("ARV201", 5)]
+    assert "`vendor.afetch`" in findings[0]["message"]
+
+
+def test_bad_option_is_a_config_error_not_a_traceback(cli, project):
+    project.write("pyproject.toml", PYPROJECT + "extend-blocking-calls = [1, 2]\nblocking-max-depth = 0\n")
+    project.write("main.py", "async def main():\n    pass\n")
+    result = cli("--select", "ARV2", "--no-cache", project.root)
+    assert result.code == 2
+    assert "extend-blocking-calls" in result.err or "blocking-max-depth" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_broken_file_does_not_stop_the_join(cli, project):
+    project.write("pyproject.toml", PYPROJECT)
+    project.write("broken.py", "def oops(:\n")
+    project.write(
+        "ok.py",
+        """
+        import time
+
+
+        def nap():
+            time.sleep(1)
+
+
+        async def main():
+            nap()
+        """,
+    )
+    result = cli("--select", "ARV", "--format", "json", "--no-cache", project.root)
+    codes = sorted((f["code"], f["path"].rsplit("/", 1)[-1]) for f in result.json()["findings"])
+    assert ("ARV001", "broken.py") in codes and ("ARV202", "ok.py") in codes
+    assert "Traceback" not in result.err
+
+
+def test_severity_comes_from_the_table_entry():
+    code = "import time, os\n\nasync def f(p):\n    time.sleep(1)\n    os.path.exists(p)\n"
+    found = {f.line: f.severity.value for f in findings_for(code, RULES)}
+    assert found == {4: "CRITICAL", 5: "WARNING"}
+
+
+def test_every_table_group_has_flagged_and_clean_examples():
+    """Each group of rules/blocking/calls.toml is exercised by a documented flagged example (a
+    finding names one of its calls) and has a clean example that mentions the same API."""
+    data = load_table("blocking", "calls")
+    table = Table(data, {})
+    docs = rule_docs("blocking")["ARV201"]
+    hit = set()
+    for example in docs.examples:
+        if not example.flagged:
+            continue
+        options = dict(example.options)
+        for finding in findings_for(example.code, RULES, **options):
+            assert finding.code == "ARV201"
+            callee = re.match(r"`([^`]+)\(\)`", finding.message).group(1)
+            entry = table.lookup(callee)
+            if entry is not None:
+                hit.add(id(entry))
+    flagged = [e for e in docs.examples if e.flagged]
+    clean = [e for e in docs.examples if not e.flagged]
+    for group in data["group"]:
+        sample = next(iter(group.get("calls", ()) or group.get("types", ())))
+        entry = table.lookup(sample) or table.lookup(f"{sample}.{group['methods'][0]}")
+        assert id(entry) in hit, f"no flagged example for the group of {sample}"
+    # The examples come in pairs: a flagged one and the clean way to write it.
+    assert len(clean) == len(flagged) >= len(data["group"])
