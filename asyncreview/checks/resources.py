@@ -169,7 +169,7 @@ class _Class:
         self.owned: Dict[str, Tuple[str, Entry]] = {}  # self attribute -> (constructor, entry)
         self.types: Dict[str, str] = {}  # self attribute -> qualified type
         self.releases: Dict[str, Set[str]] = {}  # self attribute -> methods calling its release()
-        self.acquires: List[Tuple[str, str, cst.Call, bool, cst.CSTNode]] = []
+        self.acquires: List[Tuple[str, str, cst.Call, bool, cst.CSTNode, bool]] = []
 
 
 class _Resource:
@@ -368,7 +368,7 @@ class Resources(Rule):
                 code="ARV301",
             )
             return
-        if self._function() is not None and self._callee(call.func) in self.tables.spawners:
+        if node.value is call and self._function() is not None and self._callee(call.func) in self.tables.spawners:
             self.report(
                 node,
                 f"the task from `{dotted_name(call.func) or 'create_task'}(...)` is dropped: the event loop keeps "
@@ -557,9 +557,10 @@ class Resources(Rule):
         if _finally_covers(chain, releases_in):
             return
         head, _, attr = receiver.partition(".")
-        if head == "self" and func.owner is not None and not releases:
-            # Paired across methods (`__aenter__` acquires, `__aexit__` releases): the class decides.
-            func.owner.acquires.append((func.node.name.value, attr, call, awaited, statement))
+        if head == "self" and "." not in attr and func.owner is not None:
+            # The class knows the attribute's type, and whether another method releases it
+            # (`__aenter__` acquires, `__aexit__` releases): it decides.
+            func.owner.acquires.append((func.node.name.value, attr, call, awaited, statement, bool(releases)))
             return
         if lock_type is None and not self._looks_like_lock(receiver):
             return
@@ -598,11 +599,11 @@ class Resources(Rule):
             external = external or any(k.keyword.value == "metaclass" for k in node.keywords)
         self.classes[node.name.value] = (protocol, closes, external)
 
-        for method, attr, call, awaited, statement in cls.acquires:
-            if any(m != method for m in cls.releases.get(attr, ())):
+        for method, attr, call, awaited, statement, released in cls.acquires:
+            if not released and any(m != method for m in cls.releases.get(attr, ())):
                 continue
             if cls.types.get(attr) in self.tables.locks or self._looks_like_lock(attr):
-                self._report_acquire(call, f"self.{attr}", awaited, statement, released=False)
+                self._report_acquire(call, f"self.{attr}", awaited, statement, released=released)
 
         if not cls.owned:
             return
