@@ -1,5 +1,6 @@
 """The signed store behind every cache: tampering, truncation and foreign files are misses."""
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -53,5 +54,6 @@ def test_eviction_keeps_the_bound(tmp_path):
 def test_values_are_json_not_pickle(tmp_path):
     store = SignedStore(tmp_path, "results")
     store.put_many({"k": {"x": "y"}})
-    raw = sqlite3.connect(str(tmp_path / "results.sqlite")).execute("SELECT value FROM entries").fetchone()[0]
+    with contextlib.closing(sqlite3.connect(str(tmp_path / "results.sqlite"))) as db:
+        raw = db.execute("SELECT value FROM entries").fetchone()[0]
     assert raw == '{"x":"y"}'
