@@ -130,10 +130,36 @@ def _statement_of(parents: Chain) -> Tuple[Optional[cst.CSTNode], int]:
     return None, -1
 
 
-def _finally_covers(chain: Chain, closes_in: Any) -> bool:
-    """Whether a try/finally whose finally satisfies `closes_in(finalbody)` covers the statement
-    at the end of `chain`: the statement sits in the try's body, or the try follows it in the same
-    block with nothing in between that could raise or return."""
+def _following(chain: Chain, index: int) -> Iterator[cst.CSTNode]:
+    """The statements that run after chain[index], in order: the rest of its block, then, when the
+    block is the body of an `if`/`else`, what follows that `if` (and so on outwards)."""
+    while index > 0:
+        statement = chain[index]
+        block = chain[index - 1]
+        body = getattr(block, "body", None)
+        if not isinstance(body, (list, tuple)):
+            return
+        for number, item in enumerate(body):
+            if item is statement:
+                yield from body[number + 1 :]
+                break
+        # climb out of `if ...:` / `elif` / `else:` blocks only: loops, try and with change what
+        # runs next
+        outer = index - 2
+        while outer > 0 and (
+            isinstance(chain[outer], cst.Else) or (isinstance(chain[outer], cst.If) and isinstance(chain[outer - 1], cst.If))
+        ):
+            outer -= 1
+        if outer < 1 or not isinstance(chain[outer], cst.If):
+            return
+        index = outer
+
+
+def _finally_covers(chain: Chain, closes_in: Any, guard: Optional[str] = None) -> bool:
+    """Whether the statement at the end of `chain` is always followed by what `closes_in` accepts:
+    it sits in the body of a try whose finally closes, or a try/finally that closes (or the close
+    itself) follows it with nothing in between that could raise or return. `guard` names a
+    variable holding the acquire's result: `if not acquired: raise ...` right after is fine."""
     statement, index = _statement_of(chain)
     if statement is None:
         return False
@@ -142,23 +168,25 @@ def _finally_covers(chain: Chain, closes_in: Any) -> bool:
         if isinstance(node, cst.Try) and node.finalbody is not None and chain[position + 1] is node.body:
             if closes_in(node.finalbody):
                 return True
-    block = chain[index - 1] if index > 0 else None
-    candidates: List[cst.CSTNode] = []
-    if isinstance(statement, cst.If) and statement.body is not None:
+    if isinstance(statement, cst.If) and statement.test in chain:
         # `if lock.acquire(timeout=1): try: ... finally: lock.release()`
-        candidates = list(getattr(statement.body, "body", []))
-    elif block is not None and hasattr(block, "body") and isinstance(block.body, (list, tuple)):
-        body = list(block.body)
-        for number, item in enumerate(body):
-            if item is statement:
-                candidates = body[number + 1 :]
-                break
+        candidates: Iterator[cst.CSTNode] = iter(getattr(statement.body, "body", []))
+    else:
+        candidates = _following(chain, index)
     for item in candidates:
         if isinstance(item, cst.Try) and item.finalbody is not None and closes_in(item.finalbody):
             return True
+        if isinstance(item, cst.SimpleStatementLine) and closes_in(item):
+            return True  # closed right away: nothing in between can fail
+        if guard is not None and isinstance(item, cst.If) and _mentions(item.test, guard) and not _can_leave(item.test):
+            continue
         if _can_leave(item):
             return False
     return False
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    return any(isinstance(n, cst.Name) and n.value == name for n, _ in _walk(node))
 
 
 # -- per-scope facts ---------------------------------------------------------------------------
@@ -550,11 +578,19 @@ class Resources(Rule):
         releases = _calls_method(func.node.body, receiver, {"release"})
         if any(any(isinstance(p, _NESTED) for p in parents) for _, parents in releases):
             return  # released by a callback (`task.add_done_callback(lambda _: sem.release())`)
+        # Only a release after the acquire pairs with it; one before it (a semaphore resized in
+        # a loop) belongs to another acquire, maybe in another method.
+        order = {id(node): number for number, (node, _) in enumerate(_walk(func.node.body))}
+        releases = [r for r in releases if order.get(id(r[0]), -1) > order.get(id(call), -1)]
 
         def releases_in(block: cst.CSTNode) -> bool:
             return bool(_calls_method(block, receiver, {"release"}))
 
-        if _finally_covers(chain, releases_in):
+        guard = None
+        if isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[0], cst.Assign):
+            target = statement.body[0].targets[0].target
+            guard = target.value if isinstance(target, cst.Name) else None
+        if _finally_covers(chain, releases_in, guard):
             return
         head, _, attr = receiver.partition(".")
         if head == "self" and "." not in attr and func.owner is not None:
