@@ -271,8 +271,7 @@ class BlockingCalls(Rule):
     def visit_Assign(self, node: cst.Assign) -> None:
         value_type = self._value_type(node.value)
         for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                self.frames[-1].types[target.target.value] = value_type
+            self._bind(target.target, value_type)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if isinstance(node.target, cst.Name):
@@ -286,7 +285,52 @@ class BlockingCalls(Rule):
         if isinstance(node.expression, cst.Call):
             self.exempt.add(id(node.expression))
 
+    def _bound(self, name: str) -> Tuple[bool, Optional[str]]:
+        """(bound in a function or class seen so far, its type): this rule sees every binding
+        form (loops, unpacking, except-as, walrus), so its answer wins over the NameResolver's."""
+        for frame in reversed(self.frames):
+            if frame.kind == "module":
+                return False, None
+            if name in frame.types:
+                return True, frame.types[name] or frame.declared.get(name)
+            if name in frame.declared:
+                return True, frame.declared[name]
+        return False, None
+
+    def _bind(self, target: cst.BaseExpression, type_name: Optional[str] = None) -> None:
+        if isinstance(target, cst.Name):
+            self.frames[-1].types[target.value] = type_name
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._bind(target.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target, self._value_type(node.value))
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._bind(node.name.name)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            value_type = self._value_type(node.item) if isinstance(node.item, cst.Call) else None
+            self._bind(node.asname.name, value_type)
+
     def _callee(self, func: cst.BaseExpression) -> Optional[str]:
+        dotted = dotted_name(func)
+        if dotted is not None:
+            head, _, rest = dotted.partition(".")
+            bound, known = self._bound(head)
+            if bound:
+                return f"{known}.{rest}" if known and rest else None
         name = self.names.qualify(func)
         if name is None and isinstance(func, cst.Name):
             name = self.names.builtin(func)
