@@ -61,6 +61,7 @@ class FakeAnthropic:
         self.bodies: List[Dict[str, Any]] = []
         self.raw_requests: List[bytes] = []
         self.api_keys: set = set()
+        self.headers: List[Dict[str, str]] = []
         self.paths: List[str] = []
         self.batches: Dict[str, Dict[str, Any]] = {}
         self._ids = itertools.count(1)
@@ -161,7 +162,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _record_key(self) -> None:
-        key = self.headers.get("x-api-key")
+        with self.server_fake.lock:
+            self.server_fake.headers.append(dict(self.headers.items()))
+        # Older SDKs send x-api-key, newer ones `Authorization: Bearer <key>`.
+        key = self.headers.get("x-api-key") or (self.headers.get("authorization") or "").replace("Bearer ", "", 1)
         if key:
             with self.server_fake.lock:
                 self.server_fake.api_keys.add(key)

@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tup
 
 from asyncreview.llm.prompt import TOOL_NAME, Job
 from asyncreview.llm.settings import LLMSettings
-from asyncreview.llm.validate import tool_input, validate_review
+from asyncreview.llm.validate import checked_review, tool_input
 
 
 @functools.lru_cache(maxsize=None)
@@ -333,7 +333,7 @@ class Orchestrator:
             if self.stopped:
                 raise Stopped()
             async with self.semaphore:
-                if job is not None and not self.budget_allows(job):
+                if self.stopped or (job is not None and not self.budget_allows(job)):
                     raise Stopped()
                 estimate = job.estimated_input_tokens if job else 0
                 if not await self.limiter.acquire(estimate, reserve_output, self.nap):
@@ -401,9 +401,9 @@ class Orchestrator:
         return self.accept(job, tool_input(message, TOOL_NAME), usage)
 
     def accept(self, job: Job, raw_input: Any, usage: Optional[Dict[str, int]]) -> Dict[str, Any]:
-        review = validate_review(raw_input, job.default_severity, job.lines)
+        review, accepted = checked_review(raw_input, job.default_severity, job.lines)
         self.stats.reviewed += 1
-        if self.cache is not None and review["verdict"] != "uncertain":
+        if self.cache is not None and accepted:  # a rejected answer is asked again next run
             try:
                 self.cache.put(job.key, review, usage)
             except Exception:  # noqa: BLE001 - a cache that cannot be written only costs a request

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from asyncreview.llm.settings import LLMSettings
 
-PROMPT_VERSION = "2"
+PROMPT_VERSION = "3"
 TOOL_NAME = "record_review"
 _MAX_CONTEXT_LINES = 120
 
@@ -115,7 +115,6 @@ def build_job(finding, doc, settings: LLMSettings, target: str) -> Job:
     document = {
         "rule": rule,
         "finding": {
-            "path": finding.path,
             "line": finding.line,
             "column": finding.column,
             "end_line": finding.end_line,

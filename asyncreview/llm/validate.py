@@ -23,6 +23,13 @@ def referenced_lines(text: str):
         yield first, last
 
 
+def checked_review(raw: Any, default_severity: str, lines: Tuple[int, int]) -> Tuple[Dict[str, Any], bool]:
+    """The review and whether the model's answer was accepted as given (only those are cached)."""
+    review = validate_review(raw, default_severity, lines)
+    accepted = isinstance(raw, dict) and raw.get("verdict") == review["verdict"] and review["explanation"] == str(raw.get("explanation", "")).strip()[:_MAX_TEXT]
+    return review, accepted
+
+
 def validate_review(raw: Any, default_severity: str, lines: Tuple[int, int]) -> Dict[str, Any]:
     """`raw` is the tool call's input; `lines` the first and last line number shown to the model."""
     if not isinstance(raw, dict):
