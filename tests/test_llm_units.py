@@ -1,0 +1,130 @@
+"""The LLM stage's pure parts: output validation, config validation, the rate limiter's
+arithmetic and header re-seeding, and the request's cache key."""
+
+import datetime
+
+import pytest
+
+from asyncreview.finding import Finding, Severity
+from asyncreview.llm.prompt import build_job
+from asyncreview.llm.orchestrator import RateLimiter, prices
+from asyncreview.llm.settings import LLMSettings, validate_table
+from asyncreview.llm.validate import checked_review, validate_review
+
+GOOD = {"verdict": "confirmed", "severity": "WARNING", "explanation": " why ", "suggested_fix": "use asyncio.to_thread on line 12"}
+
+
+def test_a_good_review_passes_trimmed():
+    review, accepted = checked_review(GOOD, "WARNING", (10, 20))
+    assert accepted and review == dict(GOOD, explanation="why")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"verdict": "FALSE_POSITIVE"},
+        {"verdict": None},
+        {"severity": "BLOCKER"},
+        {"severity": ["WARNING"]},
+        {"explanation": 42},
+        {"suggested_fix": {"line": 3}},
+        {"suggested_fix": "replace line 9"},
+        {"suggested_fix": "see lines 18-25"},
+    ],
+)
+def test_bad_fields_mean_uncertain(change):
+    review, accepted = checked_review(dict(GOOD, **change), "WARNING", (10, 20))
+    assert review["verdict"] == "uncertain" and review["severity"] == "WARNING" and not accepted
+
+
+@pytest.mark.parametrize("default, given, ok", [("CRITICAL", "WARNING", True), ("CRITICAL", "SUGGESTION", False), ("SUGGESTION", "CRITICAL", False), ("WARNING", "critical", True)])
+def test_severity_moves_at_most_one_step(default, given, ok):
+    review = validate_review(dict(GOOD, severity=given, suggested_fix=""), default, (1, 5))
+    assert (review["verdict"] == "confirmed") is ok
+
+
+@pytest.mark.parametrize("raw", [None, "text", 3, [], {}])
+def test_non_records_are_uncertain(raw):
+    assert validate_review(raw, "WARNING", (1, 2))["verdict"] == "uncertain"
+
+
+def test_llm_table_validation():
+    assert validate_table({"model": "claude-x", "max-concurrency": 2, "temperature": 0}) == {"model": "claude-x", "max-concurrency": 2, "temperature": 0.0}
+    for bad in ({"max_concurrency": 2}, {"max-concurrency": 0}, {"enabled": "yes"}, {"timeout": -1}, {"max-cost-usd": True}):
+        with pytest.raises(ValueError):
+            validate_table(bad)
+    settings = LLMSettings.from_table(validate_table({"requests-per-minute": 50, "max-requests": 9}))
+    assert settings.requests_per_minute == 50 and settings.max_requests == 9 and settings.max_concurrency == 4
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_requests_are_spaced_evenly():
+    clock = Clock()
+    limiter = RateLimiter(LLMSettings(requests_per_minute=60), clock)
+    limiter.next_slot = clock.now + 1.0
+    assert limiter.delay(0, 0) == pytest.approx(1.0)
+    clock.now += 1.0
+    assert limiter.delay(0, 0) == 0
+
+
+def test_token_buckets_refill_per_minute():
+    clock = Clock()
+    limiter = RateLimiter(LLMSettings(input_tokens_per_minute=6000), clock)
+    limiter.input.take(6000)
+    assert limiter.delay(600, 0) == pytest.approx(6.0)  # 600 tokens refill in a tenth of a minute
+    clock.now += 6.0
+    assert limiter.delay(600, 0) == pytest.approx(0.0)
+
+
+def test_headers_reseed_limits_and_pause_when_exhausted():
+    clock = Clock()
+    limiter = RateLimiter(LLMSettings(requests_per_minute=600), clock)
+    reset = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)).isoformat().replace("+00:00", "Z")
+    limiter.observe(
+        {
+            "anthropic-ratelimit-requests-limit": "50",
+            "anthropic-ratelimit-requests-remaining": "10",
+            "anthropic-ratelimit-input-tokens-limit": "30000",
+            "anthropic-ratelimit-input-tokens-remaining": "0",
+            "anthropic-ratelimit-input-tokens-reset": reset,
+        }
+    )
+    assert limiter.interval == pytest.approx(1.2)  # the server's 50/min is stricter than 600/min
+    assert limiter.input.limit == 30000
+    assert 3.5 < limiter.delay(10, 0) <= 5.0
+    limiter.observe({"anthropic-ratelimit-requests-limit": "not a number", "anthropic-ratelimit-input-tokens-reset": "garbage"})
+    assert limiter.interval == pytest.approx(1.2)
+
+
+def test_prices_match_the_longest_prefix():
+    assert prices("claude-sonnet-4-5-20250929")["input"] == 3.0
+    assert prices("claude-haiku-4-5")["output"] == 5.0
+    assert prices("someone-elses-model") == prices("unknown")
+
+
+def _finding(tmp_path, code_text, snippet="    time.sleep(1)"):
+    path = tmp_path / "m.py"
+    path.write_text(code_text)
+    return Finding(str(path), 4, 5, 4, 18, "ARV201", Severity.CRITICAL, "blocking call", snippet)
+
+
+def test_cache_key_follows_content_model_and_parameters(tmp_path):
+    source = "import time\n\nasync def f():\n    time.sleep(1)\n"
+    finding = _finding(tmp_path, source)
+    base = build_job(finding, None, LLMSettings(), "3.9")
+    assert base.lines == (3, 4)
+    assert "import time" in base.params["messages"][0]["content"]
+    assert build_job(finding, None, LLMSettings(), "3.9").key == base.key
+    assert build_job(finding, None, LLMSettings(model="claude-haiku-4-5"), "3.9").key != base.key
+    assert build_job(finding, None, LLMSettings(max_tokens=99), "3.9").key != base.key
+    assert build_job(finding, None, LLMSettings(temperature=0.5), "3.9").key != base.key
+    assert build_job(finding, None, LLMSettings(), "3.12").key != base.key
+    (tmp_path / "m.py").write_text(source.replace("sleep(1)", "sleep(2)"))
+    assert build_job(finding, None, LLMSettings(), "3.9").key != base.key
