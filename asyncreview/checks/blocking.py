@@ -639,10 +639,10 @@ def describe(key: str, chain: List[Link], caller_path: str) -> Tuple[str, Severi
     path, helper_key, direct = chain[-1]
     assert direct is not None
     line, _, _, _, callee, severity, alternative, text = direct
-    names = [key.rsplit(".", 1)[-1]] + [k.rsplit(".", 1)[-1] for _, k, _ in chain] + [callee]
+    names = [key] + [k for _, k, _ in chain] + [callee]
     arrow = " -> ".join(f"{n}()" for n in names)
     where = f"{path}:{line}" if path and path != caller_path else f"line {line}"
-    first = chain[0][1].rsplit(".", 1)[-1]
+    first = chain[0][1]
     level = Severity(severity)
     if level.rank > Severity.WARNING.rank:
         level = Severity.WARNING
