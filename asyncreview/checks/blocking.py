@@ -66,6 +66,7 @@ class Table:
         self.offload: FrozenSet[str] = frozenset(data["offload"]["calls"])
         self.offload_methods: FrozenSet[str] = frozenset(data["offload"]["methods"])
         self.wrappers: FrozenSet[str] = frozenset(data["wrappers"]["calls"])
+        self.memoized: FrozenSet[str] = frozenset(data["memoized"]["decorators"])
         # Heads a file may use without importing (snippets, star imports): `subprocess.run()`.
         self.modules: FrozenSet[str] = frozenset(
             n.split(".")[0] for n in [*self.calls, *self.any_method] if "." in n
@@ -115,7 +116,7 @@ class Frame:
     __slots__ = ("kind", "key", "node", "types", "declared", "defs", "owner", "receiver")
 
     def __init__(self, kind: str, key: str, node: Optional[cst.CSTNode] = None) -> None:
-        self.kind = kind  # module, class, async, sync, lambda, offloaded
+        self.kind = kind  # module, class, async, sync, memoized, lambda, offloaded
         self.key = key
         self.node = node
         self.types: Dict[str, Optional[str]] = {}  # what this rule knows beyond the NameResolver
@@ -186,7 +187,10 @@ class BlockingCalls(Rule):
         parent = self.frames[-1]
         key = self._child_key(node.name.value)
         parent.defs[node.name.value] = key
-        frame = Frame("async" if node.asynchronous else "sync", key, node)
+        decorators = [d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator for d in node.decorators]
+        memoized = any((self.names.qualify(d) or dotted_name(d)) in self.table.memoized for d in decorators)
+        # A memoized helper blocks once, not on every call: it does not pass blocking on.
+        frame = Frame("async" if node.asynchronous else ("memoized" if memoized else "sync"), key, node)
         self.functions[key] = 1 if node.asynchronous else 0
         params = [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]
         if parent.kind == "class" and params:
@@ -226,7 +230,7 @@ class BlockingCalls(Rule):
         for frame in reversed(self.frames):
             if frame.kind in ("async", "sync"):
                 return frame
-            if frame.kind in ("offloaded", "class", "module"):
+            if frame.kind in ("offloaded", "class", "module", "memoized"):
                 return None
         return None
 
