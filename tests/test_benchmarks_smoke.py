@@ -1,0 +1,89 @@
+"""`python -m benchmarks --quick` on a tiny generated corpus: every measurement is taken, the JSON
+carries every key with sane values. No timing assertions: the machine is shared."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+MODULE = textwrap.dedent(
+    """
+    import asyncio
+    import time
+
+
+    async def fetch(url):
+        time.sleep(1)
+        await asyncio.sleep(0)
+        return url
+
+
+    async def main(urls):
+        results = []
+        for url in urls:
+            results.append(await fetch(url))
+        return results
+    """
+)
+
+
+def _corpus(root: Path) -> None:
+    for package in ("alpha-1.0", "beta-2.0"):
+        folder = root / package / package.split("-")[0]
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text("", encoding="utf-8")
+        for number in range(3):
+            padding = "".join(f"\n\ndef helper_{number}_{i}(x):\n    return x + {i}\n" for i in range(12))
+            (folder / f"mod{number}.py").write_text(MODULE + padding, encoding="utf-8")
+    (root / "beta-2.0" / "beta" / "broken.py").write_text("async def f(:\n", encoding="utf-8")
+
+
+def test_quick_benchmark_writes_every_measurement(tmp_path):
+    corpus = tmp_path / "corpus"
+    _corpus(corpus)
+    out = tmp_path / "out" / "bench.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--corpus", str(corpus), "--quick", "--jobs", "2", "--json-out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "NOT MET" in completed.stdout or "met" in completed.stdout
+    report = json.loads(out.read_text(encoding="utf-8"))
+
+    meta = report["meta"]
+    files = sorted(corpus.rglob("*.py"))
+    assert meta["files"] == len(files) == 9
+    assert meta["lines"] == sum(p.read_text().count("\n") for p in files)
+    codes = {code for rule in meta["rules"] for code in rule["codes"]}
+    assert "ARV201" in codes and meta["repeat"] == 1
+
+    measured = report["measurements"]
+    for key in ("asyncreview_cold", "asyncreview_fill", "asyncreview_warm", "libcst_parse_1", "libcst_parse_pool",
+                "ruff_cold", "flake8_sample", "asyncreview_cold_sample", "single_asyncreview", "single_flake8"):
+        value = measured[key]
+        assert value["failed"] == 0, (key, value)
+        assert 0 < value["seconds"] < 300, (key, value)
+        assert 1 < value["maxrss_mib"] < 4096, (key, value)
+        assert value["runs"] and min(value["runs"]) == round(value["seconds"], 4) or key.startswith("single")
+    for key in ("asyncreview_cold", "libcst_parse_pool", "ruff_cold"):
+        assert measured[key]["lines"] == meta["lines"]
+        assert measured[key]["lines_per_second"] > 0
+    # asyncreview saw every file and parsed the six modules (empty __init__ files never pass the
+    # prefilter, the broken one is a syntax error); the warm run took all from the cache.
+    assert measured["asyncreview_cold"]["files"] == 9 and measured["asyncreview_cold"]["parsed"] == 6
+    assert measured["asyncreview_cold"]["findings"] >= 6  # time.sleep in async def x6, syntax error
+    assert measured["asyncreview_warm"]["cached"] == 9
+    assert measured["asyncreview_fill"]["cached"] == 0
+    assert len(measured["single_asyncreview"]["runs"]) == 3
+    assert report["meta"]["flake8_sample_lines"] == measured["flake8_sample"]["lines"] > 0
+
+    for key in ("cold_vs_libcst_pool", "cold_vs_libcst_1", "warm_vs_ruff_cold", "flake8_speedup",
+                "single_vs_flake8", "peak_memory_mib"):
+        assert report["ratios"][key] > 0, key
+    assert set(report["targets"]) == {"cold_vs_libcst_pool", "flake8_speedup", "warm_vs_ruff_cold",
+                                      "single_vs_flake8", "peak_memory_mib"}
+    for target in report["targets"].values():
+        assert target["met"] in (True, False)
