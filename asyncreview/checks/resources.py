@@ -180,8 +180,23 @@ def _finally_covers(chain: Chain, closes_in: Any, guard: Optional[str] = None) -
             return True  # closed right away: nothing in between can fail
         if guard is not None and isinstance(item, cst.If) and _mentions(item.test, guard) and not _can_leave(item.test):
             continue
+        if isinstance(item, cst.If) and item.orelse is None and not _can_leave(item.test) and closes_in(item.body):
+            continue  # `if closed: lock.release(); raise ...`: the early exit cleans up itself
         if _can_leave(item):
             return False
+    return False
+
+
+def _hands_over(root: cst.CSTNode, receiver: str) -> bool:
+    """Whether `receiver` itself is passed to a call, returned or yielded somewhere in root."""
+    for node, _ in _walk(root):
+        if isinstance(node, cst.Arg) and dotted_name(node.value) == receiver:
+            return True
+        if isinstance(node, (cst.Return, cst.Yield)) and node.value is not None:
+            value = node.value
+            items = [e.value for e in value.elements] if isinstance(value, cst.Tuple) else [value]
+            if any(dotted_name(item) == receiver for item in items):
+                return True
     return False
 
 
@@ -578,6 +593,8 @@ class Resources(Rule):
         releases = _calls_method(func.node.body, receiver, {"release"})
         if any(any(isinstance(p, _NESTED) for p in parents) for _, parents in releases):
             return  # released by a callback (`task.add_done_callback(lambda _: sem.release())`)
+        if _hands_over(func.node.body, receiver):
+            return  # passed on or returned: whoever gets it releases it (`return pidlock`)
         # Only a release after the acquire pairs with it; one before it (a semaphore resized in
         # a loop) belongs to another acquire, maybe in another method.
         order = {id(node): number for number, (node, _) in enumerate(_walk(func.node.body))}
