@@ -4,8 +4,10 @@ record, and the finding with its evidence quoted as JSON data (never as instruct
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -59,46 +61,57 @@ class Job:
     estimated_input_tokens: int
 
 
-def _source_lines(path: str) -> Optional[List[str]]:
+def _parsed(path: str) -> Tuple[List[str], List[Tuple[int, int]], List[str]]:
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+        stat = os.stat(path)
     except OSError:
-        return None
+        return [], [], []
+    return _parsed_version(path, stat.st_mtime_ns, stat.st_size)
 
 
-def _context(lines: List[str], line: int) -> Tuple[int, int, List[str]]:
-    """The innermost function around `line` (1-based first/last) and the module's imports."""
-    text = "\n".join(lines)
-    first, last = max(1, line - 10), min(len(lines), line + 10)
-    imports: List[str] = []
+@functools.lru_cache(maxsize=64)
+def _parsed_version(path: str, mtime_ns: int, size: int) -> Tuple[List[str], List[Tuple[int, int]], List[str]]:
+    """One read and one parse per file version, however many findings it has: (lines,
+    function spans, module imports)."""
     try:
-        tree = ast.parse(text)
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return [], [], []
+    try:
+        tree = ast.parse("\n".join(lines))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return first, last, imports
-    best = None
+        return lines, [], []
+    spans = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            end = getattr(node, "end_lineno", None) or node.lineno
-            if start <= line <= end and (best is None or start >= best[0]):
-                best = (start, end)
-    if best is not None:
-        first, last = best
-    if last - first + 1 > _MAX_CONTEXT_LINES:
-        first = max(first, line - _MAX_CONTEXT_LINES // 2)
-        last = min(last, first + _MAX_CONTEXT_LINES - 1)
+            spans.append((start, getattr(node, "end_lineno", None) or node.lineno))
+    imports: List[str] = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             end = getattr(node, "end_lineno", None) or node.lineno
             imports.extend(lines[node.lineno - 1 : end])
-    return first, last, imports[:60]
+    return lines, spans, imports[:60]
+
+
+def _context(spans: List[Tuple[int, int]], total: int, line: int) -> Tuple[int, int]:
+    """The innermost function around `line` (1-based first and last line), else a window."""
+    best = None
+    for start, end in spans:
+        if start <= line <= end and (best is None or start >= best[0]):
+            best = (start, end)
+    first, last = best if best is not None else (max(1, line - 10), min(total, line + 10))
+    if last - first + 1 > _MAX_CONTEXT_LINES:
+        first = max(first, line - _MAX_CONTEXT_LINES // 2)
+        last = min(last, first + _MAX_CONTEXT_LINES - 1)
+    return first, last
 
 
 def build_job(finding, doc, settings: LLMSettings, target: str) -> Job:
     """`doc` is the rule's catalogue entry (or None for a code without one)."""
-    lines = _source_lines(finding.path)
+    lines, spans, imports = _parsed(finding.path)
     if lines and 1 <= finding.line <= len(lines):
-        first, last, imports = _context(lines, finding.line)
+        first, last = _context(spans, len(lines), finding.line)
         shown = [f"{n:>5}  {lines[n - 1]}" for n in range(first, last + 1)]
     else:
         snippet = finding.snippet.splitlines() or [""]
