@@ -361,3 +361,39 @@ def test_bad_llm_config_is_a_usage_error(llm, project, table, message):
     write_project(project, 1, llm=table)
     result = llm(".")
     assert result.code == 2 and message in result.err and "Traceback" not in result.err
+
+
+def test_progress_bar_on_a_terminal_only(llm, fake, project, tmp_path):
+    import pty
+
+    write_project(project, 6)
+    fake.latency = 0.2
+    piped = llm("--llm", "--no-cache", ".")
+    assert "\x1b[" not in piped.err and "━" not in piped.err
+    primary, secondary = pty.openpty()
+    environment = dict(
+        os.environ,
+        ASYNCREVIEW_CACHE_DIR=str(tmp_path / "tty-cache"),
+        ANTHROPIC_BASE_URL=fake.url,
+        ANTHROPIC_API_KEY=KEY,
+        TERM="xterm",
+        COLUMNS="100",
+    )
+    from conftest import SCRIPT
+
+    process = subprocess.Popen([str(SCRIPT), "--llm", "."], cwd=project.root, env=environment, stdout=subprocess.DEVNULL, stderr=secondary)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    process.wait(timeout=120)
+    os.close(primary)
+    text = seen.decode("utf-8", "replace")
+    assert "━" in text and "LLM review: 6 findings" in text
+    assert KEY not in text
