@@ -374,9 +374,9 @@ class BroadRetry(Rule):
     # -- ARV403/ARV404: retry loops --------------------------------------------------------------
     def visit_Try(self, node: cst.Try) -> None:
         frame = self.frames[-1]
-        if not frame.loops:
+        loop = frame.loops[-1] if frame.loops else None
+        if loop is None and not isinstance(frame.node, cst.FunctionDef):
             return
-        loop = frame.loops[-1]
         raises_before: List[cst.ExceptHandler] = []
         for handler in node.handlers:
             self._check_handler(node, handler, loop, frame, raises_before)
@@ -384,10 +384,15 @@ class BroadRetry(Rule):
                 raises_before.append(handler)
 
     def _check_handler(
-        self, node: cst.Try, handler: cst.ExceptHandler, loop: cst.CSTNode, frame: _Frame, earlier: List[cst.ExceptHandler]
+        self, node: cst.Try, handler: cst.ExceptHandler, loop: Optional[cst.CSTNode], frame: _Frame, earlier: List[cst.ExceptHandler]
     ) -> None:
         body = list(handler.body.body)
-        if _leaves(body):
+        if loop is None:
+            # `except Exception: await asyncio.sleep(5); return await self.connect()`: the
+            # function retries by calling itself
+            if not (self._calls_itself(handler, frame.node) and self._waits(handler.body)):  # type: ignore[arg-type]
+                return
+        elif _leaves(body):
             return  # the handler gives up: not a retry
         variable = handler.name.name.value if handler.name is not None and isinstance(handler.name.name, cst.Name) else None
         if variable is not None and self._classifies(handler, variable):
@@ -398,9 +403,10 @@ class BroadRetry(Rule):
                 return  # `except CancelledError: raise` comes first
             if not self._retries(node, handler, loop, strict=False):
                 return
+            where = "retry loop in a coroutine" if loop is not None else f"coroutine `{frame.node.name.value}` that calls itself to retry"  # type: ignore[union-attr]
             self.report(
                 handler,
-                f"retry loop in a coroutine catches {catcher} and tries again: asyncio.CancelledError "
+                f"{where} catches {catcher} and tries again: asyncio.CancelledError "
                 f"is swallowed, so cancelling the task (a timeout, shutdown) restarts the attempt "
                 f"instead of stopping it; catch only transient errors, e.g. "
                 f"`except {_types_text(self._transient(), True)}:`, or re-raise CancelledError first",
@@ -413,9 +419,10 @@ class BroadRetry(Rule):
         if not self._retries(node, handler, loop, strict=True):
             return
         also = " (and KeyboardInterrupt)" if broad == "BaseException" else ""
+        where = "retry loop" if loop is not None else f"`{frame.node.name.value}` calls itself to retry: it"  # type: ignore[union-attr]
         self.report(
             handler,
-            f"retry loop catches `{broad}`{also} and sleeps before trying again without re-raising "
+            f"{where} catches `{broad}`{also} and sleeps before trying again without re-raising "
             f"non-transient errors: {_BUGS} are retried and hidden; catch only transient errors, e.g. "
             f"`except {_types_text(self._transient(), True)}:`, or re-raise the others",
             code="ARV403",
@@ -429,9 +436,25 @@ class BroadRetry(Rule):
                     return True
         return False
 
-    def _retries(self, node: cst.Try, handler: cst.ExceptHandler, loop: cst.CSTNode, strict: bool) -> bool:
+    def _calls_itself(self, handler: cst.ExceptHandler, function: cst.FunctionDef) -> bool:
+        name = function.name.value
+        for node in _walk(handler.body):
+            if isinstance(node, cst.Call):
+                callee = dotted_name(node.func)
+                if callee == name or callee in (f"self.{name}", f"cls.{name}"):
+                    return True
+        return False
+
+    def _waits(self, root: cst.CSTNode, skip: Sequence[cst.CSTNode] = ()) -> bool:
+        return any(isinstance(n, cst.Call) and self._is_sleep(n) for n in _walk(root, skip))
+
+    def _retries(self, node: cst.Try, handler: cst.ExceptHandler, loop: Optional[cst.CSTNode], strict: bool) -> bool:
         """Whether the loop around this try is a retry loop: success leaves it (return/break in the
-        try) or it counts attempts, and (strict) it sleeps outside the try body."""
+        try) or it counts attempts; and it sleeps outside the try body (strict), or waits or
+        counts (not strict). A function that calls itself from the handler has already been
+        judged."""
+        if loop is None:
+            return True
         exits = any(isinstance(n, cst.Return) for n in _walk(node.body))
         exits = exits or any(isinstance(n, cst.Break) for n in _walk(node.body, _loops_in(node.body)))
         if node.orelse is not None:
@@ -440,12 +463,8 @@ class BroadRetry(Rule):
         counted = any(isinstance(n, cst.Name) and self._retry_named(n.value) for n in _walk(header))
         if not (exits or counted):
             return False
-        if not strict:
-            return True
-        waits = any(isinstance(n, cst.Call) and self._is_sleep(n) for n in _walk(handler.body))
-        if not waits:
-            waits = any(isinstance(n, cst.Call) and self._is_sleep(n) for n in _walk(loop.body, [node]))  # type: ignore[attr-defined]
-        return waits
+        waits = self._waits(handler.body) or self._waits(loop.body, [node])  # type: ignore[attr-defined]
+        return waits or (counted and not strict)
 
 
 def _loops_in(block: cst.CSTNode) -> List[cst.CSTNode]:
