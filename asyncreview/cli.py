@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--ignore", action=_Codes, default=[], metavar="CODES", help="codes or prefixes to disable")
     rules.add_argument("--target-version", metavar="VERSION", help="lowest Python the project supports, e.g. 3.10")
     output = parser.add_argument_group("output")
-    output.add_argument("--format", default="text", help="text (default) or json; plugins may add more")
+    output.add_argument("--format", default="text", help="text (default), json, sarif, github or markdown; plugins may add more")
     output.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
     output.add_argument("--statistics", action="store_true", help="count findings per rule")
     output.add_argument("--quiet", "-q", action="store_true", help="print only the summary line")
@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: all cores)")
     run.add_argument("--force-exclude", action="store_true", help="apply excludes to files named on the command line too")
     run.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false")
+    adopt = parser.add_argument_group("adoption and pull requests")
+    adopt.add_argument("--diff-base", metavar="REF", help="report only findings on lines changed since git REF (its merge base with HEAD)")
+    adopt.add_argument("--baseline", type=Path, metavar="FILE", help="hide the known findings recorded in FILE")
+    adopt.add_argument("--write-baseline", type=Path, metavar="FILE", help="record every current finding in FILE and exit 0")
+    adopt.add_argument("--pr-review", action="store_true", help="post the findings on changed lines as one pull-request review (GITHUB_TOKEN)")
     llm = parser.add_argument_group("LLM review (needs ANTHROPIC_API_KEY)")
     llm.add_argument("--llm", action="store_true", help="have Claude review each finding (cached, rate-limited)")
     llm.add_argument("--llm-batch", action="store_true", help="review through the Message Batches API (half price, slower)")
@@ -129,6 +134,17 @@ def _run(args: argparse.Namespace) -> int:
         result = pipeline.run(options)
     except ConfigError as error:
         raise _UsageError(str(error)) from None
+    if args.write_baseline or args.baseline or args.diff_base:
+        from asyncreview import diffmode
+
+        try:
+            if args.write_baseline:
+                count = diffmode.write_baseline(result.findings, args.write_baseline)
+                print(f"asyncreview: wrote {count} finding{'s' if count != 1 else ''} to baseline {args.write_baseline}", file=sys.stderr)
+                return EXIT_CLEAN
+            result.notices.extend(diffmode.apply(result, diff_base=args.diff_base, baseline=args.baseline))
+        except diffmode.DiffError as error:
+            raise _UsageError(str(error)) from None
     from asyncreview.llm import stage as llm_stage
 
     try:
@@ -162,6 +178,10 @@ def _run(args: argparse.Namespace) -> int:
     else:
         stream.write(report)
         stream.flush()
+    if args.pr_review:
+        from asyncreview import github_review
+
+        github_review.post_from_cli(result, docs, show_refuted=args.show_refuted)
     return pipeline.exit_code(result, exit_zero=args.exit_zero, show_refuted=args.show_refuted)
 
 

@@ -25,6 +25,12 @@ Reporter = Callable[[ReportContext], str]
 
 @hookimpl
 def asyncreview_reporters() -> Dict[str, Reporter]:
-    from asyncreview.reporters import json_report, text
+    from asyncreview.reporters import github, json_report, markdown, sarif, text
 
-    return {"text": text.render, "json": json_report.render}
+    return {
+        "text": text.render,
+        "json": json_report.render,
+        "sarif": sarif.render,
+        "github": github.render,
+        "markdown": markdown.render,
+    }

@@ -1,0 +1,99 @@
+"""The flake8 door: `flake8 --select ARV` runs asyncreview's local, single-file rules through the
+same engine (no LLM, no network, no cross-file joins). flake8 handles `# noqa`, select/ignore and
+output; the project's `[tool.asyncreview]` config (nearest pyproject.toml) supplies the target
+Python and rule options, and flake8 options override it.
+
+flake8 files plugins by their parameters; `tree` makes this a tree plugin, though the engine
+parses `lines` with LibCST itself. A config error is reported once per file as ARV000."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from asyncreview import __version__
+
+
+class AsyncReviewChecker:
+    name = "asyncreview"
+    version = __version__
+
+    target_version: Optional[str] = None
+    config_file: Optional[str] = None
+    _settings: Dict[Optional[Path], Any] = {}
+
+    def __init__(self, tree: object, lines: List[str], filename: str) -> None:
+        self.lines = lines
+        self.filename = filename
+
+    @classmethod
+    def add_options(cls, manager) -> None:
+        manager.add_option(
+            "--asyncreview-target-version",
+            parse_from_config=True,
+            metavar="VERSION",
+            help="asyncreview: lowest Python the project supports, e.g. 3.10 "
+            "(default: target-version or requires-python of the nearest pyproject.toml)",
+        )
+        manager.add_option(
+            "--asyncreview-config",
+            parse_from_config=True,
+            metavar="FILE",
+            help="asyncreview: the pyproject.toml to read [tool.asyncreview] from (default: the nearest one)",
+        )
+
+    @classmethod
+    def parse_options(cls, options) -> None:
+        cls.target_version = getattr(options, "asyncreview_target_version", None) or None
+        cls.config_file = getattr(options, "asyncreview_config", None) or None
+        cls._settings = {}
+
+    def _config_path(self) -> Optional[Path]:
+        from asyncreview.config import find_config
+
+        if self.config_file:
+            return Path(self.config_file)
+        start = Path.cwd() if self.filename in ("stdin", "-", "") else Path(self.filename).absolute().parent
+        return find_config(start)
+
+    def _settings_for(self, path: Optional[Path]):
+        """Settings per config file, computed once per process."""
+        if path in self._settings:
+            return self._settings[path]
+        from asyncreview import plugins
+        from asyncreview.config import ConfigError, FileConfig, Overrides, effective_settings, parse_version, read_pyproject
+
+        try:
+            overrides = Overrides()
+            if self.target_version:
+                try:
+                    overrides.target_version = parse_version(self.target_version)
+                except ValueError as error:
+                    raise ConfigError(f"--asyncreview-target-version: {error}") from None
+            options: Dict[str, Any] = {}
+            for rule in plugins.all_rules():
+                options.update(rule.options)
+            config = read_pyproject(path, options) if path is not None else FileConfig(root=Path.cwd())
+            settings: Any = effective_settings(config, overrides, plugins.all_codes(), options)
+        except ConfigError as error:
+            settings = error
+        self._settings[path] = settings
+        return settings
+
+    def run(self) -> Iterator[Tuple[int, int, str, type]]:
+        from asyncreview import plugins
+        from asyncreview.engine import analyze
+        from asyncreview.pipeline import _on_deep_stack
+
+        settings = self._settings_for(self._config_path())
+        if isinstance(settings, Exception):
+            yield 1, 0, f"ARV000 asyncreview configuration error: {settings}", type(self)
+            return
+        try:  # the bytes on disk, so a coding cookie means what it means to the CLI
+            data = Path(self.filename).read_bytes()
+        except OSError:  # stdin
+            data = "".join(self.lines).encode("utf-8", "surrogatepass")
+        result = _on_deep_stack(analyze, data, settings, plugins.all_rules(), self.filename)
+        for finding in sorted(result.findings, key=lambda f: (f.line, f.column, f.code)):
+            message = " ".join(finding.message.split())
+            yield finding.line, max(0, finding.column - 1), f"{finding.code} {message}", type(self)

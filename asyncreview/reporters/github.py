@@ -1,0 +1,61 @@
+"""`--format github`: one workflow command per finding, which GitHub Actions turns into an
+annotation on the file. GitHub shows 10 errors and 10 warnings per step, so the most severe come
+first (the run's findings are already sorted that way)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import List
+
+from asyncreview.finding import Finding, Severity
+from asyncreview.reporters import ReportContext
+
+COMMANDS = {Severity.CRITICAL: "error", Severity.WARNING: "warning", Severity.SUGGESTION: "notice"}
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _refuted(finding: Finding) -> bool:
+    return bool(finding.review and finding.review.get("verdict") == "false_positive")
+
+
+def command(finding: Finding, context: ReportContext) -> str:
+    doc = context.docs.get(finding.code)
+    title = f"{finding.code} {doc.name}" if doc is not None else finding.code
+    properties = [
+        ("file", finding.path),
+        ("line", str(finding.line)),
+        ("endLine", str(max(finding.line, finding.end_line))),
+        ("col", str(finding.column)),
+    ]
+    if finding.end_line <= finding.line:  # GitHub reads endColumn only on one-line annotations
+        properties.append(("endColumn", str(max(finding.column, finding.end_column))))
+    properties.append(("title", title))
+    message = finding.message
+    review = finding.review
+    if review:
+        message += f"\n\nLLM review: {review.get('verdict')} ({review.get('severity')}): {review.get('explanation', '')}"
+        if review.get("suggested_fix"):
+            message += f"\nSuggested fix: {review['suggested_fix']}"
+    rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
+    return f"::{COMMANDS[finding.severity]} {rendered}::{escape_data(message)}"
+
+
+def render(context: ReportContext) -> str:
+    findings = [f for f in context.result.findings if context.show_refuted or not _refuted(f)]
+    findings.sort(key=Finding.sort_key)
+    lines: List[str] = [command(f, context) for f in findings]
+    counts = Counter(f.severity for f in findings)
+    files = len(context.result.files)
+    if findings:
+        parts = ", ".join(f"{counts[s]} {s.value.lower()}" for s in Severity if counts[s])
+        lines.append(f"asyncreview: {len(findings)} finding{'s' if len(findings) != 1 else ''} ({parts}) in {files} file{'s' if files != 1 else ''}")
+    else:
+        lines.append(f"asyncreview: no findings in {files} file{'s' if files != 1 else ''}")
+    return "\n".join(lines) + "\n"
