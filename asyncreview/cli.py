@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     output = parser.add_argument_group("output")
     output.add_argument("--format", default="text", help="text (default), json, sarif, github or markdown; plugins may add more")
     output.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
+    output.add_argument("--report", action="append", default=[], metavar="FORMAT=FILE", help="also write a FORMAT report to FILE (repeatable; one run, several reports)")
     output.add_argument("--statistics", action="store_true", help="count findings per rule")
     output.add_argument("--quiet", "-q", action="store_true", help="print only the summary line")
     output.add_argument("--color", choices=["auto", "always", "never"], default="auto")
@@ -120,6 +122,12 @@ def _run(args: argparse.Namespace) -> int:
         raise _UsageError(f"cannot load plugins: {error}") from None
     if args.format not in reporters:
         raise _UsageError(f"unknown --format {args.format!r} (choose from {', '.join(sorted(reporters))})")
+    extra_reports = []
+    for spec in args.report:
+        name, _, target = spec.partition("=")
+        if name not in reporters or not target:
+            raise _UsageError(f"--report {spec!r}: expected FORMAT=FILE with FORMAT one of {', '.join(sorted(reporters))}")
+        extra_reports.append((name, Path(target)))
 
     options = pipeline.RunOptions(
         paths=args.paths or [Path(".")],
@@ -170,6 +178,11 @@ def _run(args: argparse.Namespace) -> int:
         for notice in result.notices:
             print(f"asyncreview: {notice}", file=sys.stderr)
     report = reporters[args.format](context)
+    for name, target in extra_reports:
+        try:
+            target.write_text(reporters[name](dataclasses.replace(context, color=False)), encoding="utf-8")
+        except OSError as error:
+            raise _UsageError(f"cannot write {target}: {error.strerror}") from None
     if args.output is not None:
         try:
             args.output.write_text(report, encoding="utf-8")
