@@ -1,0 +1,118 @@
+"""pre-commit for real: a temporary git repository whose .pre-commit-config.yaml points at a
+committed snapshot of this checkout; pre-commit builds the hook environment from it (pip, from
+the package index) and runs the hooks from .pre-commit-hooks.yaml."""
+
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+BAD = """\
+import time
+
+
+async def handler():
+    time.sleep(1)
+"""
+FIXED = BAD.replace("import time", "import asyncio").replace("time.sleep(1)", "await asyncio.sleep(1)")
+
+
+def git(cwd, *args):
+    completed = subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "commit.gpgsign=false", *args],
+        cwd=cwd, capture_output=True, text=True,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def hooks_repo(tmp_path_factory):
+    """This checkout's current files, committed: what a user's `repo:` + `rev:` points at."""
+    target = tmp_path_factory.mktemp("hooks") / "asyncreview"
+    ignore = shutil.ignore_patterns(".git", ".pytest_cache", ".ruff_cache", "__pycache__", "*.egg-info", "build", "dist", ".venv", "out")
+    shutil.copytree(REPO, target, ignore=ignore)
+    git(target, "init", "-q")
+    git(target, "add", ".")
+    git(target, "commit", "-qm", "snapshot")
+    return target, git(target, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def pre_commit_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture
+def user_repo(project, hooks_repo, pre_commit_home, tmp_path):
+    path, rev = hooks_repo
+
+    def setup(hook_ids):
+        config = {"repos": [{"repo": str(path), "rev": rev, "hooks": [{"id": h} for h in hook_ids]}]}
+        project.write(".pre-commit-config.yaml", yaml.safe_dump(config))
+        project.write("pyproject.toml", '[project]\nname = "user"\nrequires-python = ">=3.9"\n')
+        project.write("svc/handler.py", BAD)
+        project.write("notes.txt", "async def f():\n    time.sleep(1)\n")  # not Python: never passed
+        git(project.root, "init", "-q")
+        git(project.root, "add", ".")
+        return project
+
+    def run(*args):
+        env = {k: v for k, v in __import__("os").environ.items() if k != "ANTHROPIC_API_KEY"}
+        env.update(PRE_COMMIT_HOME=str(pre_commit_home), ASYNCREVIEW_CACHE_DIR=str(tmp_path / "cache"), NO_COLOR="1")
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never", *args],
+            cwd=project.root, capture_output=True, text=True, env=env, timeout=900,
+        )
+
+    return setup, run
+
+
+def test_hook_definitions_follow_ruff():
+    hooks = {hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    assert set(hooks) == {"asyncreview", "asyncreview-llm"}
+    for hook in hooks.values():
+        assert hook["language"] == "python" and hook["types_or"] == ["python", "pyi"] and hook["require_serial"] is True
+        assert hook["entry"].split()[:2] == ["asyncreview", "--force-exclude"]
+    assert "--llm" in hooks["asyncreview-llm"]["entry"].split() and "--llm" not in hooks["asyncreview"]["entry"].split()
+
+
+def test_fails_on_a_blocking_call_and_passes_once_fixed(user_repo):
+    setup, run = user_repo
+    project = setup(["asyncreview"])
+    failed = run()
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "asyncreview" in failed.stdout and "Failed" in failed.stdout
+    assert "svc/handler.py" in failed.stdout and "ARV201" in failed.stdout
+    assert "notes.txt" not in failed.stdout
+    project.write("svc/handler.py", FIXED)
+    git(project.root, "add", ".")
+    passed = run()
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Passed" in passed.stdout
+
+
+def test_excludes_apply_to_files_pre_commit_passes(user_repo):
+    setup, run = user_repo
+    project = setup(["asyncreview"])
+    project.write("pyproject.toml", '[project]\nname = "user"\nrequires-python = ">=3.9"\n\n[tool.asyncreview]\nexclude = ["svc"]\n')
+    git(project.root, "add", ".")
+    result = run()
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_llm_hook_without_a_key_says_so_and_still_reviews_locally(user_repo):
+    setup, run = user_repo
+    project = setup(["asyncreview-llm"])
+    result = run()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "LLM review skipped: set ANTHROPIC_API_KEY" in result.stdout and "ARV201" in result.stdout
+    project.write("svc/handler.py", FIXED)
+    git(project.root, "add", ".")
+    clean = run()
+    assert clean.returncode == 0 and "LLM review skipped" in clean.stdout  # verbose: the notice always shows
