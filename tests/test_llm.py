@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from fakeapi import FakeAnthropic, finding_document
 
 KEY = "sk-ant-api03-TESTKEY-7f3c9b1e-DO-NOT-LEAK"

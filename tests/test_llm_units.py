@@ -6,8 +6,8 @@ import datetime
 import pytest
 
 from asyncreview.finding import Finding, Severity
-from asyncreview.llm.prompt import build_job
 from asyncreview.llm.orchestrator import RateLimiter, prices
+from asyncreview.llm.prompt import build_job
 from asyncreview.llm.settings import LLMSettings, validate_table
 from asyncreview.llm.validate import checked_review, validate_review
 

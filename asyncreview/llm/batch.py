@@ -77,7 +77,7 @@ async def _one_batch(llm: Orchestrator, jobs: List[Job], poll_initial: float, po
         if job is None or getattr(result, "type", None) != "succeeded":
             continue
         message = result.message
-        usage = llm.stats.add_usage(getattr(message, "usage", None), llm.settings.model, BATCH_DISCOUNT)
+        usage = llm.stats.add_usage(getattr(message, "usage", None), BATCH_DISCOUNT)
         found[job.key] = llm.accept(job, tool_input(message, TOOL_NAME), usage)
         llm._done += 1
         if llm.progress is not None:

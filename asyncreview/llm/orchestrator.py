@@ -52,8 +52,9 @@ class Stats:
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
     cost_usd: float = 0.0
+    price: Optional[Dict[str, float]] = None  # per million tokens, loaded before the loop runs
 
-    def add_usage(self, usage: Any, model: str, discount: float = 1.0) -> Dict[str, int]:
+    def add_usage(self, usage: Any, discount: float = 1.0) -> Dict[str, int]:
         counts = {
             "input_tokens": int(getattr(usage, "input_tokens", 0) or 0),
             "output_tokens": int(getattr(usage, "output_tokens", 0) or 0),
@@ -64,7 +65,7 @@ class Stats:
         self.output_tokens += counts["output_tokens"]
         self.cache_write_tokens += counts["cache_creation_input_tokens"]
         self.cache_read_tokens += counts["cache_read_input_tokens"]
-        price = prices(model)
+        price = self.price or {"input": 0.0, "output": 0.0, "cache-write": 0.0, "cache-read": 0.0}
         self.cost_usd += discount * (
             counts["input_tokens"] * price["input"]
             + counts["output_tokens"] * price["output"]
@@ -247,7 +248,7 @@ class Orchestrator:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
-        self.stats = Stats()
+        self.stats = Stats(price=prices(settings.model))
         self.warning: Optional[str] = None
         self.limiter = RateLimiter(settings)
         self.consecutive_failures = 0
@@ -293,7 +294,7 @@ class Orchestrator:
     # -- budget --------------------------------------------------------------------------------
 
     def estimate_cost(self, job: Job, discount: float = 1.0) -> float:
-        price = prices(self.settings.model)
+        price = self.stats.price
         output = min(self.settings.max_tokens, 400)
         return discount * (job.estimated_input_tokens * price["input"] + output * price["output"]) / 1e6
 
@@ -396,7 +397,7 @@ class Orchestrator:
         except Exception:  # noqa: BLE001 - an unreadable body is an unreviewed finding, not a crash
             self.stats.failed += 1
             return None
-        usage = self.stats.add_usage(getattr(message, "usage", None), self.settings.model)
+        usage = self.stats.add_usage(getattr(message, "usage", None))
         self.limiter.settle(reserve, usage["output_tokens"])
         return self.accept(job, tool_input(message, TOOL_NAME), usage)
 

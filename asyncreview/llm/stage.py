@@ -145,8 +145,8 @@ def wanted(flag: bool, table: Dict[str, Any]) -> bool:
 def cache_command(clear: bool, out=None) -> int:
     """`--cache-stats` / `--clear-cache`: both caches (per-file results and LLM reviews)."""
     from asyncreview.config import cache_root
-    from asyncreview.store import SignedStore, StoreError
     from asyncreview.llm.cache import STORE_NAME
+    from asyncreview.store import SignedStore, StoreError
 
     out = out or sys.stdout
     root = cache_root()
