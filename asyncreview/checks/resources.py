@@ -76,6 +76,8 @@ class _Tables:
         locks = load_table("resources", "locks")
         self.locks: Set[str] = set(locks["locks"]) | set(settings.option("extend-lock-types") or [])
         self.lock_suffixes: Tuple[str, ...] = tuple(s.lower() for s in locks["names"]["suffixes"])
+        self.counting: Set[str] = {name for name, entry in locks["locks"].items() if entry.get("counting")}
+        self.counting_suffixes: Tuple[str, ...] = tuple(s.lower() for s in locks["names"]["counting-suffixes"])
         self.spawners: Set[str] = set(locks["spawners"]["names"])
 
 
@@ -617,7 +619,14 @@ class Resources(Rule):
             return
         if lock_type is None and not self._looks_like_lock(receiver):
             return
+        if not releases and self._counting(receiver, lock_type):
+            return  # a semaphore acquired here and released by another task: signalling
         self._report_acquire(call, receiver, awaited, statement, released=bool(releases))
+
+    def _counting(self, receiver: str, lock_type: Optional[str]) -> bool:
+        if lock_type is not None:
+            return lock_type in self.tables.counting
+        return receiver.rsplit(".", 1)[-1].lower().endswith(self.tables.counting_suffixes)
 
     def _report_acquire(self, call: cst.Call, receiver: str, awaited: bool, statement: cst.CSTNode, released: bool) -> None:
         how = "async with" if awaited else "with"
@@ -655,8 +664,12 @@ class Resources(Rule):
         for method, attr, call, awaited, statement, released in cls.acquires:
             if not released and any(m != method for m in cls.releases.get(attr, ())):
                 continue
-            if cls.types.get(attr) in self.tables.locks or self._looks_like_lock(attr):
-                self._report_acquire(call, f"self.{attr}", awaited, statement, released=released)
+            lock_type = cls.types.get(attr)
+            if lock_type not in self.tables.locks and not self._looks_like_lock(attr):
+                continue
+            if not released and self._counting(attr, lock_type):
+                continue
+            self._report_acquire(call, f"self.{attr}", awaited, statement, released=released)
 
         if not cls.owned:
             return
