@@ -112,11 +112,17 @@ def run_stage(
             notices.append(problem)
     from asyncreview.llm.orchestrator import Orchestrator
 
-    with _Progress(len(jobs)) as progress:
-        llm = Orchestrator(settings, cache, progress=progress.update, api_key=key)
-        reviews = asyncio.run(_review(llm, jobs, batch))
-    if cache is not None:
-        cache.close()
+    llm = Orchestrator(settings, cache, api_key=key)
+    try:
+        with _Progress(len(jobs)) as progress:
+            llm.progress = progress.update
+            reviews = asyncio.run(_review(llm, jobs, batch))
+    except Exception as error:  # noqa: BLE001 - the local report must survive any failure here
+        reviews = {}
+        llm.warning = f"internal error, reviews dropped: {type(error).__name__}: {str(error).replace(key, '***')[:300]}"
+    finally:
+        if cache is not None:
+            cache.close()
     for finding, job in zip(findings, jobs):
         review = reviews.get(job.key)
         if review is not None:
