@@ -200,3 +200,31 @@ def test_every_table_group_has_flagged_and_clean_examples():
         assert id(entry) in hit, f"no flagged example for the group of {sample}"
     # The examples come in pairs: a flagged one and the clean way to write it.
     assert len(clean) == len(flagged) >= len(data["group"])
+
+
+def test_relative_imports_two_levels_up_and_package_init(cli, project):
+    project.write("pyproject.toml", PYPROJECT)
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/io/__init__.py", "import subprocess\n\n\ndef run(cmd):\n    return subprocess.run(cmd)\n")
+    project.write("pkg/jobs/__init__.py", "")
+    project.write(
+        "pkg/jobs/worker.py",
+        """
+        from ..io import run
+        from .. import io as pkg_io
+
+
+        async def job(cmd):
+            run(cmd)
+            pkg_io.run(cmd)
+            return await other(cmd)
+
+
+        async def other(cmd):
+            return cmd
+        """,
+    )
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", project.root)
+    found = [(f["line"], f["severity"]) for f in arv202(result)]
+    assert found == [(6, "WARNING"), (7, "WARNING")], result.out  # CRITICAL subprocess, capped
+    assert all("job() -> run() -> subprocess.run()" in f["message"] for f in arv202(result))

@@ -536,7 +536,9 @@ class Graph:
             return ref
         parts = _module_parts(caller)
         package = parts if self.is_package.get(caller) else parts[:-1]
-        package = package[: len(package) - (dots - 1)] if dots > 1 else package
+        if dots - 1 > len(package):
+            return ""  # climbs above the analyzed tree
+        package = package[: len(package) - (dots - 1)]
         rest = ref[dots:]
         return ".".join([*package, rest] if rest else package)
 
@@ -546,7 +548,7 @@ class Graph:
             return self._member(caller, ref[1:], hops)
         if self.local_only or hops > 4:
             return None
-        parts = self._absolute(caller, ref).split(".")
+        parts = [p for p in self._absolute(caller, ref).split(".") if p]
         for cut in range(len(parts) - 1, 0, -1):
             path = self._module(caller, ".".join(parts[:cut]))
             if path is not None:
