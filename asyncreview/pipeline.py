@@ -3,13 +3,10 @@ in a process pool, join project-wide facts, and apply suppressions."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
-import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -129,23 +126,57 @@ def _rules_id(rules) -> str:
 # ---------------------------------------------------------------------------------------------
 # Analysis on a deep stack, in a pool that survives a worker's death.
 
-_deep_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+# concurrent.futures and multiprocessing are imported only when a pool is used: one file, as
+# pre-commit runs it, never needs them (~40 ms of start-up).
 
 
-def _on_deep_stack(function, *args):
-    """LibCST's native parser recurses on the C stack; a big thread stack turns would-be
-    segfaults on legal-but-deep code into results."""
-    global _deep_executor
-    if _deep_executor is None:
+class _DeepStack:
+    """One thread with a big stack that runs calls one at a time. LibCST's native parser recurses
+    on the C stack; a big thread stack turns would-be segfaults on legal-but-deep code into
+    results."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self.pid = os.getpid()
+        self.requests: "queue.SimpleQueue" = queue.SimpleQueue()
         previous = threading.stack_size()
         threading.stack_size(_DEEP_STACK)
         try:
-            _deep_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="asyncreview")
-            _deep_executor.submit(lambda: None).result()
+            threading.Thread(target=self._serve, name="asyncreview-deep", daemon=True).start()
         finally:
             threading.stack_size(previous)
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
-    return _deep_executor.submit(function, *args).result()
+
+    def _serve(self) -> None:
+        while True:
+            function, args, box, ready = self.requests.get()
+            try:
+                box.append((True, function(*args)))
+            except BaseException as error:  # noqa: BLE001 - handed back to the caller
+                box.append((False, error))
+            ready.set()
+
+    def call(self, function, *args):
+        box: list = []
+        ready = threading.Event()
+        self.requests.put((function, args, box, ready))
+        ready.wait()
+        ok, value = box[0]
+        if ok:
+            return value
+        raise value
+
+
+_deep: Optional[_DeepStack] = None
+
+
+def _on_deep_stack(function, *args):
+    """Run function(*args) on the deep-stack thread (a forked worker starts its own)."""
+    global _deep
+    if _deep is None or _deep.pid != os.getpid():
+        _deep = _DeepStack()
+    return _deep.call(function, *args)
 
 
 def _analyze_batch(batch: List[Tuple[int, str, bytes, Settings]]) -> List[Tuple[int, FileResult]]:
@@ -166,7 +197,10 @@ def _batches(items, limit: int) -> List[list]:
     return batches
 
 
-def _pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
+def _pool(jobs: int):
+    import concurrent.futures
+    import multiprocessing
+
     method = "fork" if sys.platform.startswith("linux") else None
     context = multiprocessing.get_context(method)
     return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
@@ -176,6 +210,9 @@ def _analyze_all(work: list, jobs: int) -> Dict[int, FileResult]:
     total = sum(len(item[2]) for item in work)
     if jobs <= 1 or total <= _INLINE_BYTES or len(work) < 4:
         return dict(_analyze_batch(work))
+    import concurrent.futures
+    from concurrent.futures.process import BrokenProcessPool
+
     per_batch = max(16 * 1024, min(_BATCH_BYTES, total // (jobs * 8) or 1))
     results: Dict[int, FileResult] = {}
     failed: list = []
@@ -197,6 +234,8 @@ def _analyze_all(work: list, jobs: int) -> Dict[int, FileResult]:
 def _isolate_crashes(items: list) -> Dict[int, FileResult]:
     """A dead worker breaks every batch in flight; redo those files one at a time so only the
     file that kills the process is lost."""
+    from concurrent.futures.process import BrokenProcessPool
+
     results: Dict[int, FileResult] = {}
     pool = _pool(1)
     try:
