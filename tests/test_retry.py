@@ -177,7 +177,22 @@ def test_every_homemade_parameter_name_with_a_broad_default(parameter):
 
 @pytest.mark.parametrize("word", EXCEPTIONS["homemade"]["words"])
 def test_every_retry_word_names_a_helper(word):
-    assert codes(f"def call_{word}(fn, exceptions=Exception):\n    return fn\n") == [(1, "ARV402")]
+    body = "    try:\n        return fn()\n    except exceptions:\n        time.sleep(1)\n        return fn()\n"
+    source = f"import time\n\ndef call_{word}(fn, exceptions=Exception):\n{body}"
+    assert codes(source) == [(3, "ARV402")]
+    assert codes(source.replace(f"call_{word}", "handle")) == []
+
+
+@pytest.mark.parametrize("name", sorted(HELPERS))
+def test_every_helper_passes_the_prefilter(name):
+    """Every spelling of a table helper contains a prefilter word, so no file using one is
+    skipped unparsed."""
+    import re
+
+    pattern = re.compile(RULES[0].prefilter(None))
+    module, _, attribute = name.rpartition(".")
+    assert pattern.search(f"from {module} import {attribute}".encode())
+    assert pattern.search(name.encode())
 
 
 def test_messages_name_the_policy_the_reason_and_the_alternative():

@@ -38,8 +38,8 @@ class _Tables:
         self.default_transient: List[str] = exceptions["default"]["types"]
         homemade = exceptions["homemade"]
         self.parameters: Set[str] = set(homemade["parameters"])
-        self.word_list: List[str] = homemade["words"]
-        self.words = re.compile("|".join(re.escape(w) for w in self.word_list), re.IGNORECASE)
+        self.prefilter: List[str] = homemade["prefilter"]
+        self.words = re.compile("|".join(re.escape(w) for w in homemade["words"]), re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -100,10 +100,10 @@ class BroadRetry(Rule):
 
     @classmethod
     def prefilter(cls, settings: Settings) -> Optional[bytes]:
-        # A retry word (helper libraries, the words that name retry helpers and attempt
-        # counters), or both `except` and a sleep somewhere in the file.
+        # A retry word (every helper's module or name spells one), or both `except` and a
+        # sleep somewhere in the file.
         tables = _tables()
-        words = {name.split(".")[0] for name in tables.helpers} | set(tables.keywords) | set(tables.word_list)
+        words = set(tables.keywords) | set(tables.prefilter)
         alternation = "|".join(sorted(re.escape(w) for w in words)).encode()
         return rb"(?i:" + alternation + rb")|(?s:\A(?=.*?\bexcept\b)(?=.*?sleep))"
 
