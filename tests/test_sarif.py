@@ -139,3 +139,10 @@ def test_llm_review_goes_into_properties(cli, app):
     (item,) = document["runs"][0]["results"]
     review = item["properties"]["review"]
     assert review["verdict"] == "confirmed" and review["explanation"].startswith("fake review of ARV101")
+
+
+def test_files_outside_the_working_folder_get_absolute_uris(cli, app):
+    (app.root / "elsewhere").mkdir()
+    _, document = sarif(cli, app.root / "elsewhere", "../pkg")
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in document["runs"][0]["results"]}
+    assert uris == {(app.root / "pkg" / "app.py").resolve().as_uri()}

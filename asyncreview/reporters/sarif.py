@@ -54,8 +54,8 @@ def _rule(code: str, context: ReportContext) -> Dict[str, Any]:
 
 def _artifact(path: str) -> Dict[str, str]:
     """Relative to %SRCROOT% (the folder asyncreview ran in) when below it, else a file URI."""
-    if os.path.isabs(path):
-        return {"uri": Path(path).as_uri()}
+    if os.path.isabs(path) or path.replace(os.sep, "/").startswith("../"):
+        return {"uri": Path(os.path.abspath(path)).as_uri()}
     return {"uri": quote(path.replace(os.sep, "/")), "uriBaseId": "%SRCROOT%"}
 
 
