@@ -104,8 +104,8 @@ def test_sixty_requests_per_minute_means_one_a_second(llm, fake, project):
     gaps = [b - a for a, b in zip(fake.arrivals, fake.arrivals[1:])]
     # Arrival times carry a few ms of network and scheduling noise (the first request also opens
     # the connection), so: no gap much below a second, and the whole run spans three seconds.
-    assert len(gaps) == 3 and min(gaps) >= 0.9, gaps
-    assert fake.arrivals[-1] - fake.arrivals[0] >= 2.9
+    assert len(gaps) == 3 and min(gaps) >= 0.8, gaps  # without the limit they are a few ms apart
+    assert fake.arrivals[-1] - fake.arrivals[0] >= 2.85
     assert time.monotonic() - started < 20
 
 
@@ -116,7 +116,7 @@ def test_rate_limit_holds_in_every_window(llm, fake, project):
     assert len(arrivals) == 25
     # 600/min: at most 10 in any one-second window (a little slack for scheduling noise).
     for first, eleventh in zip(arrivals, arrivals[10:]):
-        assert eleventh - first >= 0.9
+        assert eleventh - first >= 0.85
     assert arrivals[-1] - arrivals[0] >= 2.3
 
 

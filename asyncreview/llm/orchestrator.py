@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import functools
+import inspect
 import os
 import random
 import time
@@ -393,7 +394,9 @@ class Orchestrator:
             return None
         self.limiter.observe(raw.headers)
         try:
-            message = await raw.parse()
+            message = raw.parse()
+            if inspect.isawaitable(message):  # SDK 2.x; 0.x returns the message directly
+                message = await message
         except Exception:  # noqa: BLE001 - an unreadable body is an unreviewed finding, not a crash
             self.stats.failed += 1
             return None
