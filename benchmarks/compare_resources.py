@@ -125,7 +125,15 @@ def compare(corpus: Path, packages: Sequence[str], examples: int) -> Dict[str, o
         }
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            report["pairs"][f"{a} & {b}"] = len(sets[a] & sets[b])  # type: ignore[index]
+            both = sorted(sets[a] & sets[b])
+            report["pairs"][f"{a} & {b}"] = {  # type: ignore[index]
+                "count": len(both),
+                "examples": [
+                    {"where": f"{path}:{line}", "code": f"{results[a][(path, line)]}/{results[b][(path, line)]}",
+                     "source": _line(corpus, (path, line))}
+                    for path, line in both[:examples]
+                ],
+            }
     return report
 
 
@@ -134,8 +142,10 @@ def _print(report: Dict[str, object]) -> None:
     print("flagged lines:", ", ".join(f"{k} {v}" for k, v in report["totals"].items()))  # type: ignore[union-attr]
     print("asyncreview by code:", report["asyncreview_by_code"])
     print("flagged by all three:", report["all_three"])
-    for pair, count in report["pairs"].items():  # type: ignore[union-attr]
-        print(f"both {pair}: {count}")
+    for pair, both in report["pairs"].items():  # type: ignore[union-attr]
+        print(f"\nboth {pair}: {both['count']}")
+        for example in both["examples"]:
+            print(f"  {example['where']:<60} {example['code']:<14} {example['source'][:80]}")
     for name, only in report["only"].items():  # type: ignore[union-attr]
         print(f"\nonly {name}: {only['count']} {only['by_code']}")
         for example in only["examples"]:
