@@ -403,6 +403,8 @@ class BlockingCalls(Rule):
                 severity=entry.severity,
             )
             return
+        if entry.severity.rank < Severity.WARNING.rank:
+            return  # a suggestion-level entry is not enough to call a whole helper blocking
         known = self.direct.get(function.key)
         if known is None or _RANK[entry.severity.value] > _RANK[known[2].severity.value]:
             self.direct[function.key] = (node, callee, entry)
