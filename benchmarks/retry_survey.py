@@ -4,9 +4,13 @@ Runs the real CLI (`asyncreview --select ARV4 --format json --no-cache`) on the 
 `python -m benchmarks.corpus` unpacks, counts findings per code and per package, and prints a
 reproducible sample (seeded) of findings with their snippets for a human to judge.
 
+The main corpus holds few users of retry libraries, so `--extra` also fetches (with pip, once,
+into a cache next to the corpus) a pinned set of wheels that lean on tenacity/backoff/stamina
+and hand-written retries: the ARV401 side of the measurement.
+
 Usage::
 
-    python -m benchmarks.retry_survey [CORPUS_DIR] [--sample N] [--seed S] [--json OUT]
+    python -m benchmarks.retry_survey [CORPUS_DIR ...] [--extra] [--sample N] [--seed S] [--json OUT]
 """
 
 from __future__ import annotations
@@ -23,13 +27,40 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List
 
-DEFAULT_CORPUS = Path(os.environ.get("ASYNCREVIEW_BENCH_DIR", Path.home() / ".cache" / "asyncreview-bench")) / "src"
+BENCH = Path(os.environ.get("ASYNCREVIEW_BENCH_DIR", Path.home() / ".cache" / "asyncreview-bench"))
+DEFAULT_CORPUS = BENCH / "src"
+EXTRA_CACHE = BENCH / "retry-extra"
+# Async-heavy packages that use retry libraries; pinned so the numbers compare across runs.
+EXTRA_PINS = (
+    "instructor==1.17.0",
+    "langchain-community==0.4.2",
+    "litellm==1.110.2",
+    "llama-index-core==0.12.52",
+    "pymilvus==3.0.2",
+    "slack-sdk==3.48.0",
+)
 
 
-def run(corpus: Path) -> List[Dict[str, Any]]:
+def ensure_extra() -> Path:
+    from benchmarks.corpus import _download, _find_wheel, _split_pin, _unpack
+
+    wheels, src = EXTRA_CACHE / "wheels", EXTRA_CACHE / "src"
+    missing = [pin for pin in EXTRA_PINS if _find_wheel(wheels, *_split_pin(pin)) is None]
+    if missing:
+        _download(wheels, missing)
+    for pin in EXTRA_PINS:
+        name, version = _split_pin(pin)
+        wheel = _find_wheel(wheels, name, version)
+        if wheel is None:
+            raise SystemExit(f"pip did not produce a wheel for {pin} in {wheels}")
+        _unpack(wheel, src / f"{name}-{version}")
+    return src
+
+
+def run(corpora: List[Path]) -> List[Dict[str, Any]]:
     script = shutil.which("asyncreview") or str(Path(sys.executable).with_name("asyncreview"))
     completed = subprocess.run(
-        [script, "--select", "ARV4", "--format", "json", "--no-cache", "--exit-zero", str(corpus)],
+        [script, "--select", "ARV4", "--format", "json", "--no-cache", "--exit-zero", *map(str, corpora)],
         capture_output=True, text=True, check=False,
     )
     if completed.returncode != 0:
@@ -38,27 +69,34 @@ def run(corpus: Path) -> List[Dict[str, Any]]:
     return report["findings"] if isinstance(report, dict) else report
 
 
-def package_of(path: str, corpus: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(corpus.resolve()).parts[0]
-    except ValueError:
-        return Path(path).parts[0]
+def package_of(path: str, corpora: List[Path]) -> str:
+    for corpus in corpora:
+        try:
+            return Path(path).resolve().relative_to(corpus.resolve()).parts[0]
+        except ValueError:
+            continue
+    return Path(path).parts[0]
 
 
 def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("corpus", nargs="*", type=Path)
+    parser.add_argument("--extra", action="store_true", help="also survey the pinned retry-heavy wheels")
     parser.add_argument("--sample", type=int, default=20)
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--json", type=Path, help="write every finding here")
     args = parser.parse_args(argv)
-    if not args.corpus.is_dir():
-        raise SystemExit(f"no corpus at {args.corpus}: run `python -m benchmarks.corpus` first")
+    corpora: List[Path] = list(args.corpus) or [DEFAULT_CORPUS]
+    for corpus in corpora:
+        if not corpus.is_dir():
+            raise SystemExit(f"no corpus at {corpus}: run `python -m benchmarks.corpus` first")
+    if args.extra:
+        corpora.append(ensure_extra())
     started = time.perf_counter()
-    findings = run(args.corpus)
+    findings = run(corpora)
     elapsed = time.perf_counter() - started
     per_code = collections.Counter(f["code"] for f in findings)
-    per_package = collections.Counter(package_of(f["path"], args.corpus) for f in findings)
+    per_package = collections.Counter(package_of(f["path"], corpora) for f in findings)
     print(f"{len(findings)} findings in {elapsed:.1f}s")
     for code, count in sorted(per_code.items()):
         print(f"  {code}: {count}")

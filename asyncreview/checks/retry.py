@@ -431,10 +431,18 @@ class BroadRetry(Rule):
         )
 
     def _classifies(self, handler: cst.ExceptHandler, variable: str) -> bool:
-        """A `raise` under a condition that looks at the exception: `if not transient(e): raise`."""
+        """A `raise` under a condition that looks at the exception, directly or through a name
+        computed from it: `if not transient(e): raise`, `retryable = is_retryable(e)` then
+        `if not retryable: raise`, or a raise in the `else:` of such an `if`."""
+        derived = {variable}
         for node in _walk(handler.body):
-            if isinstance(node, (cst.If, cst.While)) and _mentions(node.test, variable):
-                if any(isinstance(inner, cst.Raise) for inner in _walk(node.body)):
+            if isinstance(node, cst.Assign) and any(_mentions(node.value, name) for name in derived):
+                derived.update(
+                    t.target.value for t in node.targets if isinstance(t.target, cst.Name)
+                )
+        for node in _walk(handler.body):
+            if isinstance(node, cst.If) and any(_mentions(node.test, name) for name in derived):
+                if any(isinstance(inner, cst.Raise) for inner in _walk(node)):
                     return True
         return False
 
