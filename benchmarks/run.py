@@ -297,6 +297,9 @@ def run_benchmarks(args: argparse.Namespace) -> Dict[str, Any]:
             if flake8_runs:
                 results["single_flake8"] = _median(flake8_runs)
             results["single_file"] = {"source": str(small.relative_to(root)), "lines": lines_by_file[small]}
+        if not args.skip_llm and (HERE / "llm_throughput.py").exists():
+            log("LLM stage (benchmarks/llm_throughput.py) ...")
+            results["llm_throughput"] = _llm_benchmark(work, args.quick)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -335,6 +338,25 @@ def run_benchmarks(args: argparse.Namespace) -> Dict[str, Any]:
         "ratios": ratios,
         "targets": _targets(ratios),
     }
+
+
+def _llm_benchmark(work: Path, quick: bool) -> Dict[str, Any]:
+    """The LLM stage's own benchmark (against the loopback fake Messages API), run as it is;
+    its output is kept, and its last line too if that is a JSON object."""
+    output = work / "llm.txt"
+    result = measure([sys.executable, "-m", "benchmarks.llm_throughput", *(["--quick"] if quick else [])],
+                     cwd=HERE.parent, stdout=output)
+    text = output.read_text(encoding="utf-8", errors="replace")
+    result["output"] = text[-4000:]
+    lines = text.strip().splitlines()
+    if lines:
+        try:
+            parsed = json.loads(lines[-1])
+            if isinstance(parsed, dict):
+                result["report"] = parsed
+        except ValueError:
+            pass
+    return {"llm": result}
 
 
 def _median(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -405,6 +427,9 @@ def render(report: Dict[str, Any]) -> str:
             f"{value['maxrss_mib']:>7.0f}Mi {(f'{tree:.0f}Mi' if tree else '-'):>9}  {value['runs']}"
             + (f"  FAILED {value['failed']}" if value.get("failed") else "")
         )
+    llm = results.get("llm_throughput", {}).get("llm")
+    if llm:
+        out += ["", f"LLM stage benchmark (exit {llm['returncode']}, {llm['seconds']:.1f} s):", llm["output"].rstrip()]
     out.append("")
     for key, value in report["ratios"].items():
         out.append(f"{key:<26} {('%.3f' % value) if value is not None else 'n/a':>9}")
@@ -427,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="lines in flake8's subsample (default 40,000; 5,000 with --quick)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for every tool")
     parser.add_argument("--json-out", type=Path, help="write the report as JSON here")
+    parser.add_argument("--skip-llm", action="store_true", help="do not run benchmarks/llm_throughput.py")
     parser.add_argument("--json-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--parse-worker", metavar="LIST", help=argparse.SUPPRESS)
     return parser
