@@ -23,6 +23,12 @@ def _append_codes(parser_value: Optional[List[str]], text: str) -> List[str]:
     return (parser_value or []) + _codes(text)
 
 
+def _byte_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of bytes, got {text!r}")
+    return int(text)
+
+
 class _Codes(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, _append_codes(getattr(namespace, self.dest), values))
@@ -57,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: all cores)")
     run.add_argument("--force-exclude", action="store_true", help="apply excludes to files named on the command line too")
     run.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false")
+    run.add_argument("--max-file-size", type=_byte_count, metavar="BYTES", help="skip larger files with ARV004 (default: config, else 5 MiB)")
     adopt = parser.add_argument_group("adoption and pull requests")
     adopt.add_argument("--diff-base", metavar="REF", help="report only findings on lines changed since git REF (its merge base with HEAD)")
     adopt.add_argument("--baseline", type=Path, metavar="FILE", help="hide the known findings recorded in FILE")
@@ -137,6 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         force_exclude=args.force_exclude,
         respect_gitignore=args.respect_gitignore,
+        max_file_size=args.max_file_size,
     )
     try:
         result = pipeline.run(options)

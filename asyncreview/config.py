@@ -170,6 +170,12 @@ def _version(value: Any) -> Version:
     return parse_version(value)
 
 
+def _byte_count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("expected a positive number of bytes, e.g. 5242880")
+    return value
+
+
 def _per_file_ignores(value: Any) -> Dict[str, List[str]]:
     if not isinstance(value, dict):
         raise ValueError('expected a table of glob = ["ARV..."]')
@@ -197,6 +203,7 @@ CORE_OPTIONS: Dict[str, OptionValidator] = {
     "per-file-ignores": _per_file_ignores,
     "target-version": _version,
     "fail-on": _severity,
+    "max-file-size": _byte_count,
     "llm": _llm_table,
 }
 

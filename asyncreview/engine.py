@@ -247,12 +247,18 @@ def analyze(data: bytes, settings: Settings, rules: Sequence[Type[Rule]], path: 
         return FileResult()
     try:
         text = src.decode(data)
-        if src.looks_too_deep(data):
-            src.check_nesting(text)
+        src.check_nesting(text)  # every file: depth is what makes LibCST crash or crawl
         try:
             module = cst.parse_module(text)
         except cst.ParserSyntaxError as error:
-            raise src.SourceProblem("ARV001", f"syntax error: {error.message}", error.raw_line, error.raw_column + 1)
+            problem = src.SourceProblem("ARV001", f"syntax error: {error.message}", error.raw_line, error.raw_column + 1)
+            if "\x0c" not in text:
+                raise problem from None
+            try:  # LibCST rejects some valid form feeds in indentation
+                text = src.without_indent_form_feeds(text)
+                module = cst.parse_module(text)
+            except cst.ParserSyntaxError:
+                raise problem from None
         except (RecursionError, MemoryError):
             raise src.SourceProblem("ARV001", "file nested too deeply to analyze safely") from None
     except src.SourceProblem as problem:

@@ -3,8 +3,10 @@ in a process pool, join project-wide facts, and apply suppressions."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -43,7 +45,7 @@ class RunOptions:
     jobs: Optional[int] = None
     force_exclude: bool = False
     respect_gitignore: bool = True
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    max_file_size: Optional[int] = None  # None: max-file-size from the file's config, else the default
 
 
 @dataclass
@@ -110,6 +112,28 @@ class _Configs:
             patterns = list(config.get("exclude", [])) + list(config.get("extend-exclude", []))
             self.excluders[key] = discovery.make_excluder(config.root, patterns)
         return self.excluders[key]
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def _read_source(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, never more than `limit`: a FIFO or device named *.py must not block
+    the run, and a file that grows (or vanishes) after discovery is handled like any other."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > limit:
+            raise _TooLarge(info.st_size)
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise _TooLarge(len(data))
+    return data
 
 
 def _cache_key(data: bytes, settings: Settings, rules_id: str) -> str:
@@ -289,14 +313,14 @@ def run(options: RunOptions) -> RunResult:
     results: Dict[int, FileResult] = {}
     keys: Dict[int, str] = {}
     work = []
-    for index, (shown, path, _config, settings) in enumerate(entries):
+    for index, (shown, path, config, settings) in enumerate(entries):
+        limit = options.max_file_size or config.get("max-file-size") or DEFAULT_MAX_FILE_SIZE
         try:
-            size = path.stat().st_size
-            if size > options.max_file_size:
-                message = f"skipped: {size} bytes is larger than max-file-size ({options.max_file_size})"
-                results[index] = FileResult(findings=[diagnostic("ARV004", message)])
-                continue
-            data = path.read_bytes()
+            data = _read_source(path, limit)
+        except _TooLarge as error:
+            message = f"skipped: too large ({error.size} bytes; max-file-size is {limit})"
+            results[index] = FileResult(findings=[diagnostic("ARV004", message)])
+            continue
         except OSError as error:
             results[index] = FileResult(findings=[diagnostic("ARV002", f"cannot read file: {error.strerror or error}")])
             continue

@@ -6,14 +6,15 @@ import ast
 import io
 import re
 import tokenize
+import warnings
 from typing import Dict, FrozenSet, Optional, Tuple, Union
 
 # LibCST's native parser overflows the C stack (a segfault, not an exception) on very deep
 # nesting: 2,000 parentheses or a 100,000-term expression. Python's own parser stops those with a
-# SyntaxError or RecursionError, so files that look deep are checked with `ast` first.
-_RISKY_BRACKET_DEPTH = 100
-_RISKY_LINE_LENGTH = 10_000
-_BRACKETS = bytes(range(256)).translate(None, b"()[]{}")
+# SyntaxError or RecursionError, so every file is checked with `ast` first. LibCST is also
+# quadratic in nesting depth (a 2,000-term `+` chain split over lines takes 10 s, 4,000 takes
+# 100 s), so syntax trees deeper than _MAX_AST_DEPTH are refused; real code stays below 60.
+_MAX_AST_DEPTH = 500
 
 NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
@@ -50,28 +51,12 @@ def decode(data: bytes) -> str:
     return text.lstrip("\ufeff") if encoding != "utf-8-sig" else text
 
 
-def _max_bracket_depth(data: bytes) -> int:
-    depth = deepest = 0
-    for byte in data.translate(None, _BRACKETS):
-        if byte in b"([{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-        else:
-            depth -= 1 if depth else 0
-    return deepest
-
-
-def looks_too_deep(data: bytes) -> bool:
-    if len(data) > _RISKY_LINE_LENGTH and max(map(len, data.splitlines()), default=0) > _RISKY_LINE_LENGTH:
-        return True
-    return _max_bracket_depth(data) > _RISKY_BRACKET_DEPTH
-
-
 def check_nesting(text: str) -> None:
-    """Raise SourceProblem when Python's own parser finds the file too deep to parse safely."""
+    """Raise SourceProblem when the file is too deep for LibCST to parse safely and quickly."""
     try:
-        ast.parse(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings (invalid escapes) are not ours to print
+            depth = _ast_depth(ast.parse(text), _MAX_AST_DEPTH)
     except (RecursionError, MemoryError):
         raise SourceProblem("ARV001", "expression nested too deeply to analyze safely") from None
     except SyntaxError as error:
@@ -80,6 +65,33 @@ def check_nesting(text: str) -> None:
         # Other syntax errors may be newer syntax than this interpreter knows: LibCST decides.
     except ValueError as error:
         raise SourceProblem("ARV001", f"syntax error: {error}") from None
+    else:
+        if depth > _MAX_AST_DEPTH:
+            raise SourceProblem("ARV001", f"expression nested too deeply to analyze safely (more than {_MAX_AST_DEPTH} levels)")
+
+
+def _ast_depth(tree: ast.AST, limit: int) -> int:
+    """Depth of the tree without recursion; stops counting once past `limit`."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+_INDENT_FORM_FEED = re.compile(r"^[ \t\f]*\f", re.MULTILINE)
+
+
+def without_indent_form_feeds(text: str) -> str:
+    """CPython resets the indentation count at a form feed; LibCST rejects e.g. a form feed
+    before a tab. Dropping the indentation up to the last form feed keeps the meaning (and
+    every line number); columns on those lines shift."""
+    return _INDENT_FORM_FEED.sub("", text)
 
 
 NoqaMap = Dict[int, Optional[FrozenSet[str]]]
