@@ -8,7 +8,7 @@ import pytest
 
 from asyncreview.catalogue import load_table
 from asyncreview.checks.retry import RULES
-from asyncreview.testing import findings_for
+from asyncreview.testing import findings_for, settings_for
 
 HELPERS = load_table("retry", "helpers")["helpers"]
 KEYWORDS = load_table("retry", "helpers")["keywords"]
@@ -189,7 +189,7 @@ def test_every_helper_passes_the_prefilter(name):
     skipped unparsed."""
     import re
 
-    pattern = re.compile(RULES[0].prefilter(None))
+    pattern = re.compile(RULES[0].prefilter(settings_for(RULES)))
     module, _, attribute = name.rpartition(".")
     assert pattern.search(f"from {module} import {attribute}".encode())
     assert pattern.search(name.encode())
@@ -293,3 +293,63 @@ def test_dogfood_asyncreview_is_clean(cli):
     root = Path(__file__).resolve().parent.parent
     result = cli("--select", "ARV4", "--no-cache", "asyncreview/", cwd=root)
     assert result.code == 0, result.out + result.err
+
+
+def test_config_extends_the_helper_table_through_the_cli(cli, project):
+    project.write(
+        "pyproject.toml",
+        """
+        [tool.asyncreview]
+        select = ["ARV4"]
+        extend-retry-helpers = {"ourlib.resilient" = {argument = "on", position = 0, default = "everything", bare = true}}
+        """,
+    )
+    project.write(
+        "app.py",
+        """
+        from ourlib import resilient
+
+        @resilient
+        async def a(client):
+            return await client.get()
+
+        @resilient((ConnectionError, Exception))
+        async def b(client):
+            return await client.get()
+
+        @resilient(on=ConnectionError)
+        async def c(client):
+            return await client.get()
+        """,
+    )
+    result = cli("--format", "json", "--no-cache", project.root / "app.py", cwd=project.root)
+    assert result.code == 1, result.err
+    findings = result.json()["findings"]
+    assert sorted((f["line"], f["code"]) for f in findings) == [(3, "ARV401"), (7, "ARV401")]
+    assert "on=(ConnectionError, asyncio.TimeoutError)" in findings[0]["message"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["ourlib.retry"],
+        {"ourlib.retry": "exceptions"},
+        {"ourlib.retry": {"argument": "exceptions", "kind": "sometimes"}},
+        {"ourlib.retry": {"argument": "exceptions", "default": "maybe"}},
+        {"ourlib.retry": {"argument": "exceptions", "fix": "{nope}"}},
+        {"noqualifier": {"argument": "exceptions"}},
+    ],
+)
+def test_bad_helper_extensions_are_one_diagnostic_not_a_traceback(cli, project, value):
+    project.write("pyproject.toml", "[tool.asyncreview]\nextend-retry-helpers = " + _toml(value) + "\n")
+    project.write("app.py", "import ourlib\n\n@ourlib.retry\ndef f():\n    pass\n")
+    result = cli("--select", "ARV4", "--no-cache", project.root / "app.py", cwd=project.root)
+    assert "Traceback" not in result.err
+    assert "extend-retry-helpers" in result.out + result.err
+    assert result.code != 0
+
+
+def _toml(value):
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)

@@ -24,10 +24,52 @@ _MAX_DEPTH = 8
 _BUGS = "bugs such as TypeError or KeyError"
 
 
+_KINDS = ("types", "inverted", "predicate", "policy")
+_DEFAULTS = ("everything", "nothing", "required")
+
+
+def _helper(name: str, raw: Any) -> Dict[str, Any]:
+    """One user helper entry in the form of rules/retry/helpers.toml, with its defaults."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("argument"), str) or not raw["argument"].isidentifier():
+        raise ValueError(f'{name!r}: expected a table such as {{argument = "exceptions", kind = "types"}}')
+    entry = {
+        "argument": raw["argument"],
+        "position": raw.get("position", -1),
+        "varargs": raw.get("varargs", False),
+        "kind": raw.get("kind", "types"),
+        "default": raw.get("default", "required"),
+        "bare": raw.get("bare", False),
+        "library": str(raw.get("library", name.split(".")[0])),
+        "fix": str(raw.get("fix", raw["argument"] + "={types}")),
+    }
+    if entry["kind"] not in _KINDS:
+        raise ValueError(f"{name!r}: kind must be one of {', '.join(_KINDS)}")
+    if entry["default"] not in _DEFAULTS:
+        raise ValueError(f"{name!r}: default must be one of {', '.join(_DEFAULTS)}")
+    if not isinstance(entry["position"], int) or isinstance(entry["position"], bool):
+        raise ValueError(f"{name!r}: position must be an integer (-1: keyword only)")
+    if not isinstance(entry["varargs"], bool) or not isinstance(entry["bare"], bool):
+        raise ValueError(f"{name!r}: varargs and bare must be true or false")
+    try:
+        entry["fix"].format(types="T", types_args="T")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(f"{name!r}: fix may only use {{types}} and {{types_args}}") from None
+    return entry
+
+
+def _extend_helpers(value: Any) -> Dict[str, Dict[str, Any]]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and "." in k for k in value):
+        raise ValueError('expected a table such as {"mylib.retrying" = {argument = "exceptions", kind = "types"}}')
+    return {name: _helper(name, raw) for name, raw in value.items()}
+
+
 class _Tables:
-    def __init__(self) -> None:
+    def __init__(self, settings: Optional[Settings]) -> None:
         helpers = load_table("retry", "helpers")
-        self.helpers: Dict[str, Dict[str, Any]] = helpers["helpers"]
+        self.helpers: Dict[str, Dict[str, Any]] = dict(helpers["helpers"])
+        extra = settings.option("extend-retry-helpers") if settings is not None else None
+        self.extra_names: List[str] = sorted(extra or {})
+        self.helpers.update(extra or {})
         self.keywords: Dict[str, Dict[str, Any]] = helpers["keywords"]
         exceptions = load_table("retry", "exceptions")
         self.broad: Set[str] = set(exceptions["broad"]["names"])
@@ -42,9 +84,9 @@ class _Tables:
         self.words = re.compile("|".join(re.escape(w) for w in homemade["words"]), re.IGNORECASE)
 
 
-@functools.lru_cache(maxsize=1)
-def _tables() -> _Tables:
-    return _Tables()
+@functools.lru_cache(maxsize=32)
+def _tables(settings: Optional[Settings]) -> _Tables:
+    return _Tables(settings)
 
 
 # -- tree helpers ----------------------------------------------------------------------------------
@@ -97,19 +139,21 @@ class _Frame:
 class BroadRetry(Rule):
     codes = ("ARV401", "ARV402", "ARV403", "ARV404")
     family = "retry"
+    options = {"extend-retry-helpers": _extend_helpers}
 
     @classmethod
     def prefilter(cls, settings: Settings) -> Optional[bytes]:
         # A retry word (every helper's module or name spells one), or both `except` and a
         # sleep somewhere in the file.
-        tables = _tables()
+        tables = _tables(settings)
         words = set(tables.keywords) | set(tables.prefilter)
+        words.update(name.rsplit(".", 1)[-1] for name in tables.extra_names)
         alternation = "|".join(sorted(re.escape(w) for w in words)).encode()
         return rb"(?i:" + alternation + rb")|(?s:\A(?=.*?\bexcept\b)(?=.*?sleep))"
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        self.tables = _tables()
+        self.tables = _tables(context.settings)
         self.constants: Dict[str, cst.BaseExpression] = {}
         self.frames: List[_Frame] = [_Frame(None, False)]
         self.classes: List[cst.ClassDef] = []
