@@ -147,11 +147,11 @@ def test_429s_and_transient_errors_are_absorbed(llm, fake, project):
 def test_a_slow_reply_times_out_and_is_retried(llm, fake, project):
     write_project(project, 2, llm="timeout = 0.5\nmax-concurrency = 1")
     fake.script = [{"latency": 3}]
-    started = time.monotonic()
     result = llm("--llm", "--format", "json", ".")
     assert [r["verdict"] for r in reviews(result).values()] == ["confirmed", "confirmed"]
     assert fake.message_requests == 3
-    assert time.monotonic() - started < 10
+    # The retry went out while the slow reply was still pending: the timeout fired, not the server.
+    assert fake.arrivals[1] - fake.arrivals[0] < 2.5
 
 
 def _local_only(cli, project):
@@ -169,11 +169,15 @@ def test_an_outage_ends_fast_with_the_full_local_report(llm, cli, fake, project,
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         env = {"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    started = time.monotonic()
     local = _local_only(cli, project)
+    local_time = time.monotonic() - started
     started = time.monotonic()
     result = llm("--llm", "--format", "json", ".", env=env)
     elapsed = time.monotonic() - started
-    assert elapsed < 15, elapsed
+    # Seconds, not minutes: the local run plus importing the SDK and a few short backoffs
+    # (measured against the local run because this machine's load varies a lot).
+    assert elapsed < local_time + 12, (elapsed, local_time)
     assert result.code == local.code == 1
     assert result.json()["findings"] == local.json()["findings"]  # every local finding, unreviewed
     warnings = [line for line in result.err.splitlines() if "in a row" in line]
@@ -380,18 +384,18 @@ def test_progress_bar_on_a_terminal_only(llm, fake, project, tmp_path):
     )
     from conftest import SCRIPT
 
-    process = subprocess.Popen([str(SCRIPT), "--llm", "."], cwd=project.root, env=environment, stdout=subprocess.DEVNULL, stderr=secondary)
-    os.close(secondary)
     seen = b""
-    while True:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    process.wait(timeout=120)
+    with subprocess.Popen([str(SCRIPT), "--llm", "."], cwd=project.root, env=environment, stdout=subprocess.DEVNULL, stderr=secondary) as process:
+        os.close(secondary)
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        process.wait(timeout=120)
     os.close(primary)
     text = seen.decode("utf-8", "replace")
     assert "━" in text and "LLM review: 6 findings" in text
