@@ -2,7 +2,7 @@
 latency and the default concurrency, through the real CLI and the real SDK. Prints the stage's
 wall time and its ratio to the ideal (findings / concurrency x latency).
 
-    python benchmarks/llm_throughput.py [--findings 200] [--latency 0.5] [--concurrency 4]
+    python -m benchmarks.llm_throughput [--findings 200] [--latency 0.5] [--concurrency 4] [--quick]
 
 The stage time is the --llm run minus the same local-only run (best of --repeat each)."""
 
@@ -48,7 +48,10 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="40 findings instead of 200")
     options = parser.parse_args()
+    if options.quick:
+        options.findings = 40
 
     fake = FakeAnthropic().start()
     fake.latency = options.latency
