@@ -170,8 +170,8 @@ def _finally_covers(chain: Chain, closes_in: Any, guard: Optional[str] = None) -
         if isinstance(node, cst.Try) and node.finalbody is not None and chain[position + 1] is node.body:
             if closes_in(node.finalbody):
                 return True
-    if isinstance(statement, cst.If) and statement.test in chain:
-        # `if lock.acquire(timeout=1): try: ... finally: lock.release()`
+    if isinstance(statement, (cst.If, cst.While)) and any(node is statement.test for node in chain):
+        # `if lock.acquire(timeout=1): try: ... finally: lock.release()`, `while ...` alike
         candidates: Iterator[cst.CSTNode] = iter(getattr(statement.body, "body", []))
     else:
         candidates = _following(chain, index)
