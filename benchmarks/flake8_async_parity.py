@@ -18,7 +18,6 @@ Without a folder the sdist is fetched with `pip download` into a temporary folde
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import re
 import subprocess
@@ -83,11 +82,15 @@ def main(argv: List[str] = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.folder) if args.folder else fetch(Path(scratch))
-        paths = sorted(p for p in folder.glob("*.py") if FILES.search(p.name))
-        script = Path(sys.executable).with_name("asyncreview")
-        command = [str(script), "--select", "ARV201", "--format", "json", "--no-cache", "--exit-zero",
-                   "--target-version", "3.11", *map(str, paths)]
-        report = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+        return compare(folder)
+
+
+def compare(folder: Path) -> int:
+    paths = sorted(p for p in folder.glob("*.py") if FILES.search(p.name))
+    script = Path(sys.executable).with_name("asyncreview")
+    command = [str(script), "--select", "ARV201", "--format", "json", "--no-cache", "--exit-zero",
+               "--target-version", "3.11", *map(str, paths)]
+    report = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
     table = Table(load_table("blocking", "calls"), {})
     flagged: Dict[str, Set[Tuple[int, str]]] = {}
     for finding in report["findings"]:
