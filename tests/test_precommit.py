@@ -2,10 +2,10 @@
 committed snapshot of this checkout; pre-commit builds the hook environment from it (pip, from
 the package index) and runs the hooks from .pre-commit-hooks.yaml."""
 
+import os
 import shutil
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import yaml
@@ -63,7 +63,7 @@ def user_repo(project, hooks_repo, pre_commit_home, tmp_path):
         return project
 
     def run(*args):
-        env = {k: v for k, v in __import__("os").environ.items() if k != "ANTHROPIC_API_KEY"}
+        env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
         env.update(PRE_COMMIT_HOME=str(pre_commit_home), ASYNCREVIEW_CACHE_DIR=str(tmp_path / "cache"), NO_COLOR="1")
         return subprocess.run(
             [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never", *args],
