@@ -338,7 +338,7 @@ def run(options: RunOptions) -> RunResult:
                     results[item[0]] = FileResult.from_json(entry)
                     cached += 1
                     continue
-                except (KeyError, TypeError, ValueError):
+                except (KeyError, TypeError, ValueError, AttributeError):  # foreign shape: a miss
                     pass
             remaining.append(item)
         work = remaining
