@@ -82,10 +82,10 @@ def test_sigkill_at_random_points_leaves_a_usable_cache(project, tmp_path):
     duration = time.monotonic() - started
     rng = random.Random(9)
     for _ in range(5):
-        process = _start(project, cache, "-j", "2", start_new_session=True)
-        time.sleep(rng.uniform(0.1, duration))
-        os.killpg(process.pid, signal.SIGKILL)  # the workers die with the run
-        process.communicate()
+        with _start(project, cache, "-j", "2", start_new_session=True) as process:
+            time.sleep(rng.uniform(0.1, duration))
+            os.killpg(process.pid, signal.SIGKILL)  # the workers die with the run
+            process.communicate()
         for entry in (project.root / "pkg0").iterdir():  # some files change between kills
             if rng.random() < 0.2:
                 entry.write_text(entry.read_text() + "y = 2\n")
