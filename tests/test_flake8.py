@@ -81,3 +81,41 @@ def test_many_files_in_parallel_and_stdin(app):
         [sys.executable, "-m", "flake8", "--select", "ARV", "-"], cwd=app.root, input=APP, capture_output=True, text=True
     )
     assert "stdin:6:5: ARV201" in piped.stdout
+
+
+def test_stdin_display_name_checks_the_piped_text_not_the_file_on_disk(app):
+    """Editors pipe an unsaved buffer with the file's name: the buffer is what gets checked."""
+    fixed = APP.replace("    time.sleep(1)\n", "    await asyncio.sleep(1)\n")
+    args = [sys.executable, "-m", "flake8", "--select", "ARV", "--stdin-display-name", "app.py", "-"]
+    clean = subprocess.run(args, cwd=app.root, input=fixed, capture_output=True, text=True, timeout=300)
+    assert "ARV201" not in clean.stdout and "Traceback" not in clean.stderr, clean.stdout + clean.stderr
+    assert "app.py:7:16: ARV101" in clean.stdout
+    app.write("clean.py", "import asyncio\n")
+    args[-2] = "clean.py"
+    dirty = subprocess.run(args, cwd=app.root, input="\n\n" + APP, capture_output=True, text=True, timeout=300)
+    assert "clean.py:8:5: ARV201" in dirty.stdout, dirty.stdout + dirty.stderr
+
+
+def test_project_excludes_and_per_file_ignores_apply(app):
+    app.write(
+        "pyproject.toml",
+        '[project]\nname = "p"\nrequires-python = ">=3.9"\n\n[tool.asyncreview]\nexclude = ["generated"]\n\n'
+        '[tool.asyncreview.per-file-ignores]\n"tests/*" = ["ARV2"]\n',
+    )
+    app.write("generated/gen.py", APP)
+    app.write("tests/test_app.py", APP)
+    completed = flake8(app.root, ".")
+    lines = completed.stdout.splitlines()
+    assert not any(line.startswith("./generated/") for line in lines), completed.stdout
+    assert any(line.startswith("./tests/test_app.py:7:16: ARV101") for line in lines), completed.stdout
+    assert not any(line.startswith("./tests/test_app.py:") and "ARV201" in line for line in lines)
+    assert any(line.startswith("./app.py:6:5: ARV201") for line in lines)
+
+
+def test_coding_cookie_and_crlf_columns_agree_with_the_cli(app, cli):
+    source = "# -*- coding: latin-1 -*-\r\nimport time\r\n\r\n\r\nasync def main():\r\n    x = '\xe9\xe9'; time.sleep(1)\r\n"
+    app.write("legacy.py", source.encode("latin-1"))
+    completed = flake8(app.root, "legacy.py")
+    (finding,) = cli("--format", "json", "legacy.py", cwd=app.root).json()["findings"]
+    assert (finding["line"], finding["column"]) == (6, 15)
+    assert completed.stdout.startswith("legacy.py:6:15: ARV201"), completed.stdout + completed.stderr
