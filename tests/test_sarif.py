@@ -78,6 +78,10 @@ def test_driver_documents_every_rule(cli, app):
         docs.update(rule.docs())
     assert set(docs) <= set(rules)
     assert set(plugins.DIAGNOSTIC_CODES) <= set(rules)
+    for code, entry in rules.items():  # every rule, file diagnostics (ARV0xx) included
+        assert entry["name"] and entry["shortDescription"]["text"] and entry["fullDescription"]["text"], code
+        assert entry["help"]["text"] and entry["helpUri"].startswith("https://"), code
+    assert rules["ARV001"]["helpUri"].endswith("#hostile-input-limits-and-the-cache")
     for code, doc in docs.items():
         entry = rules[code]
         assert entry["name"] == doc.name

@@ -15,6 +15,7 @@ from asyncreview.reporters import ReportContext
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/asyncreview/asyncreview"
+DIAGNOSTICS_URI = f"{INFORMATION_URI}#hostile-input-limits-and-the-cache"  # README section on ARV0xx
 FINGERPRINT_KEY = "asyncreview/v1"
 LEVELS = {Severity.CRITICAL: "error", Severity.WARNING: "warning", Severity.SUGGESTION: "note"}
 
@@ -29,13 +30,23 @@ def _rule(code: str, context: ReportContext) -> Dict[str, Any]:
     if doc is None:  # file diagnostics (ARV0xx) and codes of packs without a catalogue
         from asyncreview.plugins import DIAGNOSTIC_CODES
 
-        summary = DIAGNOSTIC_CODES.get(code, code)
+        if code not in DIAGNOSTIC_CODES:  # a rule pack's code without documentation
+            return {
+                "id": code,
+                "name": code,
+                "shortDescription": {"text": code},
+                "defaultConfiguration": {"level": "warning"},
+                "properties": {"tags": ["asyncreview"]},
+            }
+        summary = DIAGNOSTIC_CODES[code]
+        full = f"{summary}. asyncreview could not check this file (or ran every rule but one on it); the run went on with the other files."
         return {
             "id": code,
-            "name": "file-diagnostic" if code in DIAGNOSTIC_CODES else code,
+            "name": "file-diagnostic",
             "shortDescription": {"text": summary},
-            "fullDescription": {"text": summary},
-            "help": {"text": summary},
+            "fullDescription": {"text": full},
+            "help": {"text": full, "markdown": f"**{summary}**\n\n{full}\n\n[File diagnostics]({DIAGNOSTICS_URI})"},
+            "helpUri": DIAGNOSTICS_URI,
             "defaultConfiguration": {"level": "warning"},
             "properties": {"tags": ["asyncreview", "diagnostic"]},
         }
