@@ -8,14 +8,14 @@ import inspect
 import re
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from asyncreview import source as src
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
+from asyncreview.locate import forget as forget_positions, positions
 from asyncreview.rule import FileContext, Rule
 
 MAX_SNIPPET_LINES = 12
@@ -93,8 +93,18 @@ class _Dispatcher(cst.CSTVisitor):
                 self.table.setdefault(name, []).append((index, method))
         self._visit: Dict[type, list] = {}
         self._leave: Dict[type, list] = {}
-        if not any(name.count("_") > 1 and name.split("_", 2)[2] for name in self.table):
-            # No attribute hooks registered: skip two calls per child of every node.
+        # Attribute hooks (`visit_If_body`) by node type, then field: LibCST calls both attribute
+        # callbacks for every child of every node, so the common miss must cost one dict lookup.
+        self._visit_field: Dict[type, Dict[str, list]] = {}
+        self._leave_field: Dict[type, Dict[str, list]] = {}
+        for name, handlers in self.table.items():
+            when, _, rest = name.partition("_")
+            kind, _, attribute = rest.partition("_")
+            node_type = getattr(cst, kind, None)
+            if attribute and isinstance(node_type, type):
+                hooks = self._visit_field if when == "visit" else self._leave_field
+                hooks.setdefault(node_type, {})[attribute] = handlers
+        if not (self._visit_field or self._leave_field):
             self.on_visit_attribute = self.on_leave_attribute = _ignore  # type: ignore[method-assign]
 
     def _call(self, handlers: list, node: cst.CSTNode) -> None:
@@ -125,10 +135,14 @@ class _Dispatcher(cst.CSTVisitor):
             self._call(handlers, original_node)
 
     def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        self._call(self.table.get(f"visit_{type(node).__name__}_{attribute}", ()), node)
+        fields = self._visit_field.get(type(node))
+        if fields is not None and attribute in fields:
+            self._call(fields[attribute], node)
 
     def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        self._call(self.table.get(f"leave_{type(original_node).__name__}_{attribute}", ()), original_node)
+        fields = self._leave_field.get(type(original_node))
+        if fields is not None and attribute in fields:
+            self._call(fields[attribute], original_node)
 
 
 def _ignore(node: cst.CSTNode, attribute: str) -> None:
@@ -303,7 +317,7 @@ def _run_rules(module: cst.Module, text: str, settings: Settings, chosen, path: 
     except RecursionError:
         crashes.append(diagnostic("ARV001", "file nested too deeply to analyze safely"))
     findings = _locate(module, context) if context.reports else []
-    _last_positions[:] = [None, None]
+    forget_positions()
     findings.extend(c for c in crashes if c.code in settings.enabled)
     noqa = src.noqa_lines(text)
     return FileResult(
@@ -312,27 +326,6 @@ def _run_rules(module: cst.Module, text: str, settings: Settings, chosen, path: 
         noqa={line: (sorted(codes) if codes is not None else None) for line, codes in noqa.items()},
         parsed=True,
     )
-
-
-_last_positions: List[Any] = [None, None]
-
-
-def positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
-    """PositionProvider's result for `module`, computed once per module however many rules ask.
-
-    MetadataWrapper.resolve() also walks the whole tree once more with an empty batch of
-    visitors (LibCST 1.x); calling the provider directly skips that walk: ~40% of the cost."""
-    if _last_positions[0] is module:
-        return _last_positions[1]
-    try:
-        provider = PositionProvider()
-        provider._computed = {}
-        provider._gen_impl(module)
-        found: Mapping[cst.CSTNode, CodeRange] = provider._computed
-    except AttributeError:  # a LibCST without these internals: the public, slower way
-        found = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    _last_positions[:] = [module, found]
-    return found
 
 
 def _locate(module: cst.Module, context: FileContext) -> List[Finding]:

@@ -13,8 +13,8 @@ from collections import deque
 from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
+from asyncreview import locate
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
@@ -435,7 +435,7 @@ class BlockingCalls(Rule):
         self.context.summary[self.family] = summary
         if not (self.direct or self.sites):
             return
-        positions = MetadataWrapper(node, unsafe_skip_copy=True).resolve(PositionProvider)
+        positions = locate.positions(node)
         lines = self.context.text.splitlines()
 
         def where(target: cst.CSTNode) -> List[int]:

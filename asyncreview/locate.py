@@ -1,0 +1,135 @@
+"""Node positions, as LibCST's PositionProvider defines them, at a fraction of its cost.
+
+PositionProvider runs LibCST's code generator with a state that builds two frozen dataclasses
+and a generator-based context manager for every node, and splits every token with a regex: on
+real files that costs twice as much as parsing. This state records plain tuples, skips the
+split for tokens without a line break and builds a CodeRange only for the nodes a caller looks
+up. tests/test_locate.py checks it against PositionProvider node for node."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+import libcst as cst
+from libcst.metadata import CodePosition, CodeRange
+
+try:  # LibCST's code generator state: internal, so a change there falls back to the public way
+    from libcst._nodes.internal import CodegenState as _CodegenState
+except ImportError:  # pragma: no cover - depends on the installed LibCST
+    _CodegenState = None  # type: ignore[assignment,misc]
+
+_Spot = Tuple[int, int]
+_Span = Tuple[_Spot, _Spot]
+
+
+class _Recorder:
+    """The context manager PositionProvidingCodegenState.record_syntactic_position returns."""
+
+    __slots__ = ("state", "node", "start_node", "end_node", "start")
+
+    def __init__(self, state: "_State", node: cst.CSTNode, start_node: Any, end_node: Any) -> None:
+        self.state = state
+        self.node = node
+        self.start_node = start_node
+        self.end_node = end_node
+
+    def __enter__(self) -> None:
+        self.start = (self.state.line, self.state.column)
+
+    def __exit__(self, *exc: object) -> None:
+        state = self.state
+        spans = state.spans
+        start = spans[self.start_node][0] if self.start_node is not None else self.start
+        end = spans[self.end_node][1] if self.end_node is not None else (state.line, state.column)
+        spans[self.node] = (start, end)
+
+
+class _State(_CodegenState if _CodegenState is not None else object):  # type: ignore[misc]
+    """Tracks line and column like WhitespaceInclusivePositionProvidingCodegenState; drops the
+    generated text, which nobody reads."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.default_indent = module.default_indent
+        self.default_newline = module.default_newline
+        self.provider = None
+        self.indent_tokens: List[str] = []
+        # Module checks `tokens` once, at the end, for "nothing was generated"; nothing else reads it.
+        self.tokens: List[str] = [""] if (module.header or module.body or module.footer) else []
+        self.line = 1
+        self.column = 0
+        self.stack: List[_Spot] = []
+        self.spans: Dict[cst.CSTNode, _Span] = {}
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.add_token(token)
+
+    def add_token(self, value: str) -> None:
+        if "\n" not in value and "\r" not in value:
+            self.column += len(value)
+            return
+        lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self.line += len(lines) - 1
+        self.column = len(lines[-1])
+
+    def pop_trailing_newline(self) -> None:
+        pass  # PositionProvider's positions are taken before the text is trimmed
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.stack.append((self.line, self.column))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self.stack.pop()
+        if node not in self.spans:  # a syntactic position, recorded inside, wins
+            self.spans[node] = (start, (self.line, self.column))
+
+    def record_syntactic_position(
+        self, node: cst.CSTNode, *, start_node: Optional[cst.CSTNode] = None, end_node: Optional[cst.CSTNode] = None
+    ) -> _Recorder:
+        return _Recorder(self, node, start_node, end_node)
+
+
+class Positions(Mapping[cst.CSTNode, CodeRange]):
+    """CodeRanges built on lookup from the recorded tuples."""
+
+    def __init__(self, spans: Dict[cst.CSTNode, _Span]) -> None:
+        self._spans = spans
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        (line, column), (end_line, end_column) = self._spans[node]
+        return CodeRange(CodePosition(line, column), CodePosition(end_line, end_column))
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._spans
+
+    def __iter__(self) -> Iterator[cst.CSTNode]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+
+_last: List[Any] = [None, None]
+
+
+def positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    """PositionProvider's positions for `module`, computed once however many rules ask."""
+    if _last[0] is not module:
+        _last[:] = [module, compute_positions(module)]
+    return _last[1]
+
+
+def forget() -> None:
+    """Drop the memo, so a finished module's tree can be freed."""
+    _last[:] = [None, None]
+
+
+def compute_positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    if _CodegenState is not None:
+        try:
+            state = _State(module)
+            module._codegen(state)
+            return Positions(state.spans)
+        except (AttributeError, TypeError):  # a LibCST whose code generator works differently
+            pass
+    return cst.MetadataWrapper(module, unsafe_skip_copy=True).resolve(cst.metadata.PositionProvider)
