@@ -117,16 +117,24 @@ def pull_request(event_path: Optional[str]) -> Tuple[int, str]:
         raise ReviewError("the workflow event has no pull_request (run --pr-review on pull_request events)") from None
 
 
+def _untrusted(value: object) -> str:
+    """Text from the reviewed code or the model, on one line: no @-mentions (a review must not
+    ping people), no HTML comments (they would hide text or forge our markers)."""
+    text = " ".join(str(value).split())
+    return text.replace("@", "@\u200b").replace("<!--", "&lt;!--").replace("-->", "--&gt;")
+
+
 def _comment(finding: Finding, docs: Dict[str, Any], fingerprint: str) -> str:
     doc = docs.get(finding.code)
     name = f" {doc.name}" if doc is not None else ""
     link = f"[`{finding.code}`]({doc.help_uri})" if doc is not None else f"`{finding.code}`"
-    body = f"{ICONS[finding.severity]} **{finding.severity.value}** {link}{name}\n\n{finding.message}"
+    body = f"{ICONS[finding.severity]} **{finding.severity.value}** {link}{name}\n\n{_untrusted(finding.message)}"
     review = finding.review
     if review:
-        body += f"\n\n> **LLM review: {review.get('verdict')}** ({review.get('severity')}): {review.get('explanation', '')}"
+        verdict, severity = _untrusted(review.get("verdict")), _untrusted(review.get("severity"))
+        body += f"\n\n> **LLM review: {verdict}** ({severity}): {_untrusted(review.get('explanation', ''))}"
         if review.get("suggested_fix"):
-            body += f"\n>\n> Suggested fix: {review['suggested_fix']}"
+            body += f"\n>\n> Suggested fix: {_untrusted(review['suggested_fix'])}"
     return f"{body}\n\n{_MARKER.format(fingerprint)}"
 
 

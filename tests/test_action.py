@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 from fakeapi import FakeAnthropic
-from test_github import FakeGitHub
+from test_github import FakeGitHub, shown_by_github
 
 from conftest import REPO
 
@@ -140,9 +140,14 @@ def test_annotations_most_severe_first_summary_sarif_and_exit_code(runner, proje
     (result,) = run.run(steps=["Run asyncreview"])
     assert result.returncode == 1, result.stderr
     found = annotations(result.stdout)
-    assert len(found) == 12 + 16
+    assert len(found) == 12 + 16 + 1  # one notice says how many GitHub will not show
     assert all(line.startswith("::error ") for line in found[:12])
-    assert all(line.startswith("::warning ") for line in found[12:])
+    assert all(line.startswith("::warning ") for line in found[12:28])
+    # GitHub displays 10 of each kind per step: the errors first, then what the cap hides.
+    shown = shown_by_github(result.stdout.splitlines())
+    assert [kind for kind, _, _ in shown] == ["error"] * 10 + ["warning"] * 10 + ["notice"]
+    assert all(props["title"].startswith("ARV201 ") for kind, props, _ in shown if kind == "error")
+    assert "2 more errors and 6 more warnings are not annotated" in shown[-1][2]
     outputs = run.outputs()
     assert outputs["exit-code"] == "1" and outputs["sarif-file"] == "asyncreview.sarif"
     sarif = json.loads((project.root / "asyncreview.sarif").read_text(encoding="utf-8"))
@@ -178,10 +183,27 @@ def test_summary_stays_under_one_mebibyte(runner, project):
     many_findings(project, criticals=3000, warnings=0)
     run = runner()
     (result,) = run.run(steps=["Run asyncreview"])
-    assert result.returncode == 1 and len(annotations(result.stdout)) == 3000
+    assert result.returncode == 1 and len(annotations(result.stdout)) == 3000 + 1
     summary = run.summary().encode("utf-8")
     assert 10_000 < len(summary) < 1024 * 1024
     assert b"more findings not shown" in summary
+
+
+def test_an_oversized_summary_is_cut_at_a_line_under_one_mebibyte(runner, project):
+    """The step's last guard: a report over the 1 MiB a step summary takes is cut at a line
+    boundary and says so. The markdown report bounds itself, so the test overwrites it with
+    the run's SARIF (an extra --report to the same file), which is megabytes here."""
+    many_findings(project, criticals=3000, warnings=0)
+    run = runner()
+    summary_file = run.temp / "asyncreview-summary.md"
+    (result,) = run.run({"args": f"--report sarif={summary_file}", "sarif-file": ""}, steps=["Run asyncreview"])
+    assert result.returncode == 1, result.stderr
+    assert summary_file.stat().st_size > 2 * 1024 * 1024
+    summary = run.summary()
+    assert 800_000 < len(summary.encode("utf-8")) < 1024 * 1024
+    kept, note = summary.rsplit("\n\n_Summary cut at 900 kB", 1)
+    assert kept.endswith("\n") and summary_file.read_text(encoding="utf-8").startswith(kept), "cut at a line end"
+    assert note == "; the SARIF report has every finding._\n"
 
 
 def test_llm_input_reviews_with_the_key_and_skips_without(runner, project):

@@ -81,6 +81,47 @@ def test_paths_with_commas_and_colons_survive(cli, project):
     assert commands and all(props["file"] == "odd,name:1.py" for _, props, _ in commands)
 
 
+def shown_by_github(lines):
+    """What the Checks UI displays: the first 10 annotations of each kind a step prints."""
+    seen = {"error": 0, "warning": 0, "notice": 0}
+    shown = []
+    for line in lines:
+        if line.startswith("::"):
+            kind, props, message = parse(line)
+            seen[kind] += 1
+            if seen[kind] <= 10:
+                shown.append((kind, props, message))
+    return shown
+
+
+def test_past_the_cap_the_most_severe_are_shown_and_a_notice_counts_the_rest():
+    from asyncreview.finding import Finding, Severity
+    from asyncreview.pipeline import RunResult
+    from asyncreview.reporters import ReportContext
+    from asyncreview.reporters.github import render
+
+    def finding(n, severity):
+        return Finding(f"m{n:02}.py", n, 1, n, 5, "ARV201", severity, f"finding {n}")
+
+    # Printed order must not depend on input order: suggestions and warnings come first here.
+    findings = [finding(n, Severity.SUGGESTION) for n in range(1, 16)]
+    findings += [finding(n, Severity.WARNING) for n in range(16, 19)]
+    findings += [finding(n, Severity.CRITICAL) for n in range(19, 31)]
+    result = RunResult(findings=findings, files=["x"], parsed=1, notices=[], threshold=Severity.SUGGESTION)
+    lines = render(ReportContext(result=result)).splitlines()
+    assert len([line for line in lines if line.startswith("::")]) == 30 + 1
+    shown = shown_by_github(lines)
+    assert [k for k, _, _ in shown] == ["error"] * 10 + ["warning"] * 3 + ["notice"] * 10
+    assert [m for k, _, m in shown if k == "error"] == [f"finding {n}" for n in range(19, 29)]
+    overflow = [m for k, p, m in shown if k == "notice" and p["title"] == "asyncreview: more findings"]
+    assert overflow == [
+        "GitHub shows 10 annotations of each kind per step: 2 more errors and 5 more notices are not annotated. "
+        "This step's log, the job summary and the SARIF report have every finding."
+    ]
+    few = RunResult(findings=findings[:10] + findings[15:28], files=["x"], parsed=1, notices=[], threshold=Severity.SUGGESTION)
+    assert "more findings" not in render(ReportContext(result=few)), "no notice at or under the cap"
+
+
 def test_clean_run_prints_only_the_summary(cli, app):
     app.write("src/app.py", "import asyncio\n\n\nasync def main():\n    await asyncio.sleep(1)\n")
     result = cli("--format", "github", cwd=app.root)
@@ -230,3 +271,19 @@ def test_pr_review_failures_are_one_line_and_keep_the_report(cli, app, pr_env):
     assert no_token.code == 1 and "GITHUB_TOKEN is not set" in no_token.err and "Traceback" not in no_token.err
     down = cli("--pr-review", cwd=app.root, env=pr_env(fake))  # the server is gone
     assert "--pr-review" in down.err and "Traceback" not in down.err and down.code == 1
+
+
+def test_pr_review_comments_neutralize_mentions_and_html_comments(tmp_path):
+    """The model's answer and the reviewed code are untrusted: a review must not ping people or
+    carry a forged `<!-- asyncreview:... -->` marker that would silence later comments."""
+    from asyncreview.finding import Finding, Severity
+    from asyncreview.github_review import _MARKER_RE, build_review
+
+    forged = "<!-- asyncreview:" + "0" * 32 + " -->"
+    review = {"verdict": "confirmed", "severity": "CRITICAL", "explanation": f"ask @octocat {forged}", "suggested_fix": "cc @org/team"}
+    finding = Finding(str(tmp_path / "app.py"), 3, 1, 3, 5, "ARV201", Severity.CRITICAL, "open('@admin')", review=review)
+    built = build_review([finding], {}, {"app.py": {3}}, tmp_path, "abc", set())
+    (comment,) = built["comments"]
+    body = comment["body"]
+    assert re.findall(r"@\w", body) == [] and "octocat" in body and "org/team" in body and "admin" in body
+    assert len(_MARKER_RE.findall(body)) == 1 and "0" * 32 not in _MARKER_RE.findall(body)

@@ -1,6 +1,7 @@
 """`--format github`: one workflow command per finding, which GitHub Actions turns into an
-annotation on the file. GitHub shows 10 errors and 10 warnings per step, so the most severe come
-first (the run's findings are already sorted that way)."""
+annotation on the file. GitHub shows 10 annotations of each kind (error, warning, notice) per step,
+in the order printed, so the most severe come first; past the cap, one notice (placed ahead of the
+other notices, so it is among those shown) says how many more the log and the reports hold."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from asyncreview.finding import Finding, Severity
 from asyncreview.reporters import ReportContext
 
 COMMANDS = {Severity.CRITICAL: "error", Severity.WARNING: "warning", Severity.SUGGESTION: "notice"}
+PER_STEP = 10  # annotations of one kind GitHub shows per step
 
 
 def escape_data(text: str) -> str:
@@ -52,6 +54,16 @@ def render(context: ReportContext) -> str:
     findings.sort(key=Finding.sort_key)
     lines: List[str] = [command(f, context) for f in findings]
     counts = Counter(f.severity for f in findings)
+    hidden = {s: counts[s] - PER_STEP for s in Severity if counts[s] > PER_STEP}
+    if hidden:
+        items = [f"{n} more {COMMANDS[s]}{'s' if n != 1 else ''}" for s, n in hidden.items()]
+        parts = " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+        text = (
+            f"GitHub shows {PER_STEP} annotations of each kind per step: {parts} are not annotated. "
+            "This step's log, the job summary and the SARIF report have every finding."
+        )
+        notice = f"::notice title={escape_property('asyncreview: more findings')}::{escape_data(text)}"
+        lines.insert(sum(counts[s] for s in (Severity.CRITICAL, Severity.WARNING)), notice)
     files = len(context.result.files)
     if findings:
         parts = ", ".join(f"{counts[s]} {s.value.lower()}" for s in Severity if counts[s])
