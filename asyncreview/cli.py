@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     llm = parser.add_argument_group("LLM review (needs ANTHROPIC_API_KEY)")
     llm.add_argument("--llm", action="store_true", help="have Claude review each finding (cached, rate-limited)")
     llm.add_argument("--llm-batch", action="store_true", help="review through the Message Batches API (half price, slower)")
+    llm.add_argument("--verbose", "-v", action="store_true", help="print each failed LLM request, retry and rejected answer (the key is redacted)")
     llm.add_argument("--show-refuted", action="store_true", help="show findings the reviewer refuted and count them for the exit code")
     llm.add_argument("--cache-stats", action="store_true", help="print the caches' size and exit")
     llm.add_argument("--clear-cache", action="store_true", help="empty the caches and exit")
@@ -168,7 +169,9 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise _UsageError(str(error)) from None
     if llm_stage.wanted(args.llm or args.llm_batch, llm_table):
-        result.notices.extend(llm_stage.run_stage(result, llm_table, batch=args.llm_batch, use_cache=not args.no_cache))
+        result.notices.extend(llm_stage.run_stage(
+            result, llm_table, batch=args.llm_batch, use_cache=not args.no_cache, verbose=args.verbose
+        ))
 
     docs = {}
     for rule in plugins.all_rules():

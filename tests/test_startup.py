@@ -23,8 +23,10 @@ def test_one_file_does_not_import_pool_or_metadata_machinery(project, tmp_path):
     assert '"ARV201"' in completed.stdout
     imported = _imported(completed.stderr)
     assert "libcst" in imported  # the measurement works: the file was parsed
-    for heavy in ("multiprocessing", "concurrent.futures.process", "importlib.metadata", "anthropic"):
+    # The LLM stage is decided on every run, but without --llm it costs no event loop, SDK or UI.
+    for heavy in ("multiprocessing", "concurrent.futures.process", "importlib.metadata", "anthropic", "asyncio", "rich", "asyncreview.llm.orchestrator"):
         assert heavy not in imported, heavy
+    assert "asyncreview.llm.stage" in imported  # ... and the check above looked at the path that decides it
 
 
 def test_rule_pack_registered_by_entry_point_runs(project, tmp_path, cli):

@@ -33,16 +33,22 @@ async def review_batch(
     if llm.progress is not None and llm._done:
         llm.progress(llm._done)
     allowed: List[Job] = []
+    tokens_so_far, cost_so_far = 0, 0.0
     for job in pending:
         limit = llm.settings.max_requests
         if limit is not None and len(allowed) >= limit:
             llm.stop(f"stopped after max-requests = {limit}; the remaining findings keep their local result")
             break
-        if llm.settings.max_cost_usd is not None:
-            spent = sum(llm.estimate_cost(j, BATCH_DISCOUNT) for j in allowed + [job])
-            if spent > llm.settings.max_cost_usd:
-                llm.stop(f"stopped at the max-cost-usd = {llm.settings.max_cost_usd:g} budget; the remaining findings keep their local result")
-                break
+        tokens = llm.settings.max_input_tokens
+        if tokens is not None and tokens_so_far + job.estimated_input_tokens > tokens:
+            llm.stop(f"stopped at the max-input-tokens = {tokens} budget; the remaining findings keep their local result")
+            break
+        cost = llm.estimate_cost(job, BATCH_DISCOUNT)
+        if llm.settings.max_cost_usd is not None and cost_so_far + cost > llm.settings.max_cost_usd:
+            llm.stop(f"stopped at the max-cost-usd = {llm.settings.max_cost_usd:g} budget; the remaining findings keep their local result")
+            break
+        tokens_so_far += job.estimated_input_tokens
+        cost_so_far += cost
         allowed.append(job)
     for start in range(0, len(allowed), MAX_PER_BATCH):
         chunk = allowed[start : start + MAX_PER_BATCH]
@@ -58,6 +64,7 @@ async def _one_batch(llm: Orchestrator, jobs: List[Job], poll_initial: float, po
     by_id = {job.key: job for job in jobs}  # keys are 64 hex digits: a valid custom_id
     requests = [{"custom_id": job.key, "params": job.params} for job in jobs]
     batches = llm.client.messages.batches
+    llm.stats.sent_input_estimate += sum(job.estimated_input_tokens for job in jobs)
     batch = await llm.call(lambda: batches.create(requests=requests))
     delay, waited = poll_initial, 0.0
     while getattr(batch, "processing_status", None) != "ended":

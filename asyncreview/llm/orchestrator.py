@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
 
 from asyncreview.llm.prompt import TOOL_NAME, Job
+from asyncreview.llm.redact import redact_logs
 from asyncreview.llm.settings import LLMSettings
 from asyncreview.llm.validate import checked_review, tool_input
 
@@ -47,12 +48,14 @@ class Stats:
     cache_hits: int = 0
     reviewed: int = 0
     failed: int = 0
+    rejected: int = 0  # answers that were not a valid review: recorded as uncertain
     shared: int = 0  # findings answered by an identical request
     input_tokens: int = 0
     output_tokens: int = 0
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
     cost_usd: float = 0.0
+    sent_input_estimate: int = 0  # estimated input tokens of every request sent (retries too)
     price: Optional[Dict[str, float]] = None  # per million tokens, loaded before the loop runs
 
     def add_usage(self, usage: Any, discount: float = 1.0) -> Dict[str, int]:
@@ -239,6 +242,7 @@ class Orchestrator:
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
         max_retry_after: float = 60.0,
+        log: Optional[Callable[[str], None]] = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -249,6 +253,7 @@ class Orchestrator:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
+        self.log = log
         self.stats = Stats(price=prices(settings.model))
         self.warning: Optional[str] = None
         self.limiter = RateLimiter(settings)
@@ -263,7 +268,10 @@ class Orchestrator:
 
         self.anthropic = anthropic
         key = self.api_key if self.api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
-        self.client = anthropic.AsyncAnthropic(api_key=key, max_retries=0, timeout=self.settings.timeout)
+        redact_logs(key or "")  # ANTHROPIC_LOG=debug: the SDK's log records pass through redaction
+        # Our asyncio.wait_for bounds each whole request; the SDK's (per read) timeout is only a
+        # backstop, set later so that ours fires first and is reported as a timeout.
+        self.client = anthropic.AsyncAnthropic(api_key=key, max_retries=0, timeout=self.settings.timeout * 1.5 + 1)
         self.semaphore = asyncio.Semaphore(self.settings.max_concurrency)
         self.stop_event = asyncio.Event()
         return self
@@ -300,9 +308,15 @@ class Orchestrator:
         return discount * (job.estimated_input_tokens * price["input"] + output * price["output"]) / 1e6
 
     def budget_allows(self, job: Job, discount: float = 1.0) -> bool:
+        """Checked right before a request is counted, with no await in between, so concurrent
+        requests cannot all slip past the same last unit of budget."""
         limit = self.settings.max_requests
         if limit is not None and self.stats.requests >= limit:
             self.stop(f"stopped after max-requests = {limit}; the remaining findings keep their local result")
+            return False
+        tokens = self.settings.max_input_tokens
+        if tokens is not None and self.stats.sent_input_estimate + job.estimated_input_tokens > tokens:
+            self.stop(f"stopped at the max-input-tokens = {tokens} budget; the remaining findings keep their local result")
             return False
         budget = self.settings.max_cost_usd
         if budget is not None and self.stats.cost_usd + self.reserved_cost + self.estimate_cost(job, discount) > budget:
@@ -335,18 +349,20 @@ class Orchestrator:
             if self.stopped:
                 raise Stopped()
             async with self.semaphore:
+                estimate = job.estimated_input_tokens if job else 0
+                if self.stopped or not await self.limiter.acquire(estimate, reserve_output, self.nap):
+                    raise Stopped()
                 if self.stopped or (job is not None and not self.budget_allows(job)):
                     raise Stopped()
-                estimate = job.estimated_input_tokens if job else 0
-                if not await self.limiter.acquire(estimate, reserve_output, self.nap):
-                    raise Stopped()
                 self.stats.requests += 1
+                self.stats.sent_input_estimate += estimate
                 cost = self.estimate_cost(job) if job else 0.0
                 self.reserved_cost += cost
                 try:
                     result = await asyncio.wait_for(make(), timeout=self.settings.timeout)
                 except (asyncio.TimeoutError, self.anthropic.APIError) as error:
                     retry, wait_hint, what = self._transient(error)
+                    self._log(f"request failed: {what}" + ("" if retry else " (not transient: not retried)"))
                     if not retry:
                         if isinstance(error, (self.anthropic.AuthenticationError, self.anthropic.PermissionDeniedError)):
                             self.stop(f"the API refused the key ({what}); no finding was reviewed after that")
@@ -372,9 +388,17 @@ class Orchestrator:
                 delay = wait_hint * random.uniform(1.0, 1.2)
             else:
                 delay = min(self.backoff_cap, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
+            if attempt + 1 < self.max_attempts:
+                self._log(f"retry {attempt + 2} of {self.max_attempts} in {delay:.1f}s")
+            else:
+                self._log(f"gave up after {self.max_attempts} attempts")
             if attempt + 1 < self.max_attempts and not await self.nap(delay):
                 raise Stopped()
         raise Stopped()
+
+    def _log(self, text: str) -> None:
+        if self.log is not None:
+            self.log(text)
 
     # -- reviews -------------------------------------------------------------------------------
 
@@ -397,7 +421,8 @@ class Orchestrator:
             message = raw.parse()
             if inspect.isawaitable(message):  # SDK 2.x; 0.x returns the message directly
                 message = await message
-        except Exception:  # noqa: BLE001 - an unreadable body is an unreviewed finding, not a crash
+        except Exception as error:  # noqa: BLE001 - an unreadable body is an unreviewed finding, not a crash
+            self._log(f"unreadable reply: {type(error).__name__}")
             self.stats.failed += 1
             return None
         usage = self.stats.add_usage(getattr(message, "usage", None))
@@ -407,6 +432,9 @@ class Orchestrator:
     def accept(self, job: Job, raw_input: Any, usage: Optional[Dict[str, int]]) -> Dict[str, Any]:
         review, accepted = checked_review(raw_input, job.default_severity, job.lines)
         self.stats.reviewed += 1
+        if not accepted:
+            self.stats.rejected += 1
+            self._log(f"answer rejected, recorded as uncertain: {review['explanation']}")
         if self.cache is not None and accepted:  # a rejected answer is asked again next run
             try:
                 self.cache.put(job.key, review, usage)

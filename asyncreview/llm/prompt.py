@@ -14,9 +14,15 @@ from typing import Any, Dict, List, Tuple
 
 from asyncreview.llm.settings import LLMSettings
 
-PROMPT_VERSION = "3"
+PROMPT_VERSION = "4"
 TOOL_NAME = "record_review"
 _MAX_CONTEXT_LINES = 120
+# What one request may carry, whatever the repository holds: a minified line or a huge docstring
+# costs at most these many characters (about a third as many tokens each).
+MAX_LINE_CHARS = 400
+MAX_CODE_CHARS = 16_000
+MAX_FIELD_CHARS = 2_000
+MAX_IMPORT_LINES = 60
 
 SYSTEM_PROMPT = """\
 You review findings of asyncreview, a static analyzer for Python asyncio code. Each finding \
@@ -91,7 +97,28 @@ def _parsed_version(path: str, mtime_ns: int, size: int) -> Tuple[List[str], Lis
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             end = getattr(node, "end_lineno", None) or node.lineno
             imports.extend(lines[node.lineno - 1 : end])
-    return lines, spans, imports[:60]
+    return lines, spans, imports[:MAX_IMPORT_LINES]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit} characters cut]"
+
+
+def _within_budget(lines: List[str], first: int, last: int, line: int) -> Tuple[int, int]:
+    """The widest run of lines from first..last around `line` whose text fits MAX_CODE_CHARS."""
+    low = high = line
+    used = len(_cut(lines[line - 1], MAX_LINE_CHARS)) + 8
+    while True:
+        grown = False
+        for candidate in (high + 1, low - 1):
+            if first <= candidate <= last and not low <= candidate <= high:
+                cost = len(_cut(lines[candidate - 1], MAX_LINE_CHARS)) + 8
+                if used + cost <= MAX_CODE_CHARS:
+                    used += cost
+                    low, high = min(low, candidate), max(high, candidate)
+                    grown = True
+        if not grown:
+            return low, high
 
 
 def _context(spans: List[Tuple[int, int]], total: int, line: int) -> Tuple[int, int]:
@@ -112,18 +139,19 @@ def build_job(finding, doc, settings: LLMSettings, target: str) -> Job:
     lines, spans, imports = _parsed(finding.path)
     if lines and 1 <= finding.line <= len(lines):
         first, last = _context(spans, len(lines), finding.line)
-        shown = [f"{n:>5}  {lines[n - 1]}" for n in range(first, last + 1)]
+        first, last = _within_budget(lines, first, last, finding.line)
+        shown = [f"{n:>5}  {_cut(lines[n - 1], MAX_LINE_CHARS)}" for n in range(first, last + 1)]
     else:
-        snippet = finding.snippet.splitlines() or [""]
+        snippet = _cut(finding.snippet, MAX_CODE_CHARS).splitlines() or [""]
         first, last, imports = finding.line, finding.line + len(snippet) - 1, []
-        shown = [f"{finding.line + i:>5}  {text}" for i, text in enumerate(snippet)]
+        shown = [f"{finding.line + i:>5}  {_cut(text, MAX_LINE_CHARS)}" for i, text in enumerate(snippet)]
     default = finding.severity.value
     rule = {
         "code": finding.code,
         "name": doc.name if doc else "",
         "default_severity": default,
-        "summary": doc.summary if doc else "",
-        "rationale": doc.rationale if doc else "",
+        "summary": _cut(doc.summary, MAX_FIELD_CHARS) if doc else "",
+        "rationale": _cut(doc.rationale, 2 * MAX_FIELD_CHARS) if doc else "",
     }
     document = {
         "rule": rule,
@@ -131,11 +159,11 @@ def build_job(finding, doc, settings: LLMSettings, target: str) -> Job:
             "line": finding.line,
             "column": finding.column,
             "end_line": finding.end_line,
-            "message": finding.message,
-            "flagged_code": finding.snippet,
+            "message": _cut(finding.message, MAX_FIELD_CHARS),
+            "flagged_code": _cut(finding.snippet, MAX_FIELD_CHARS),
         },
         "target_python": target,
-        "module_imports": "\n".join(imports),
+        "module_imports": _cut("\n".join(_cut(text, MAX_LINE_CHARS) for text in imports), 2 * MAX_FIELD_CHARS),
         "enclosing_code": {"first_line": first, "last_line": last, "text": "\n".join(shown)},
     }
     # JSON with "<", ">" and "&" escaped: nothing in the data can close the <finding> element.

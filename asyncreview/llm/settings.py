@@ -21,6 +21,7 @@ class LLMSettings:
     timeout: float = 60.0
     max_requests: Optional[int] = None
     max_cost_usd: Optional[float] = None
+    max_input_tokens: Optional[int] = 2_000_000  # estimated input tokens one run may send
 
     @classmethod
     def from_table(cls, table: Optional[Dict[str, Any]]) -> "LLMSettings":
@@ -74,6 +75,7 @@ VALIDATORS = {
     "timeout": _positive_number,
     "max-requests": _positive_int,
     "max-cost-usd": _positive_number,
+    "max-input-tokens": _positive_int,
 }
 assert {f.name.replace("_", "-") for f in fields(LLMSettings)} == set(VALIDATORS)
 

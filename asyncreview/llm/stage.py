@@ -1,16 +1,17 @@
 """The LLM stage as the CLI runs it: decide whether it runs, build one request per finding, review
 through the orchestrator (online or batch), attach `finding.review`, and say what it cost.
 
-Everything here is light; `anthropic` and `rich` are imported only once reviews are sent."""
+Everything here is light (the CLI imports it on every run): `asyncio`, `anthropic` and `rich` are
+imported only once reviews are sent."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from asyncreview.llm.redact import malformed_key, redact
 from asyncreview.llm.settings import LLMSettings
 
 NO_KEY = (
@@ -75,6 +76,7 @@ def run_stage(
     *,
     batch: bool = False,
     use_cache: bool = True,
+    verbose: bool = False,
     err=None,
 ) -> List[str]:
     """Attaches reviews to `result.findings`; returns notices (at most one warning)."""
@@ -82,6 +84,9 @@ def run_stage(
     key = os.environ.get("ANTHROPIC_API_KEY", "").strip()
     if not key:
         print(f"asyncreview: {NO_KEY}", file=err)
+        return []
+    if malformed_key(key):
+        print("asyncreview: LLM review skipped: ANTHROPIC_API_KEY holds spaces or control characters; the local report below is complete", file=err)
         return []
     settings = LLMSettings.from_table(table)
     from asyncreview import plugins
@@ -110,16 +115,21 @@ def run_stage(
         cache, problem = open_cache(cache_root())
         if problem:
             notices.append(problem)
+    import asyncio
+
     from asyncreview.llm.orchestrator import Orchestrator
 
-    llm = Orchestrator(settings, cache, api_key=key)
+    def log(text: str) -> None:
+        print(f"asyncreview: LLM: {redact(text, key)}", file=err)
+
+    llm = Orchestrator(settings, cache, api_key=key, log=log if verbose else None)
     try:
         with _Progress(len(jobs)) as progress:
             llm.progress = progress.update
             reviews = asyncio.run(_review(llm, jobs, batch))
     except Exception as error:  # noqa: BLE001 - the local report must survive any failure here
         reviews = {}
-        llm.warning = f"internal error, reviews dropped: {type(error).__name__}: {str(error).replace(key, '***')[:300]}"
+        llm.warning = f"internal error, reviews dropped: {type(error).__name__}: {redact(str(error), key)[:300]}"
     finally:
         if cache is not None:
             cache.close()
@@ -129,9 +139,14 @@ def run_stage(
             finding.review = dict(review)
     print(f"asyncreview: {summary_line(llm.stats, batch)}", file=err)
     if llm.warning:
-        notices.append(f"LLM review: {llm.warning}")
-    elif llm.stats.failed:
-        notices.append(f"LLM review: {llm.stats.failed} finding(s) could not be reviewed and keep their local result")
+        notices.append(redact(f"LLM review: {llm.warning}", key))
+    elif llm.stats.failed or llm.stats.rejected:
+        parts = []
+        if llm.stats.failed:
+            parts.append(f"{llm.stats.failed} finding(s) could not be reviewed and keep their local result")
+        if llm.stats.rejected:
+            parts.append(f"{llm.stats.rejected} answer(s) were not a valid review and count as uncertain")
+        notices.append("LLM review: " + "; ".join(parts))
     return notices
 
 

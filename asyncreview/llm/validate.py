@@ -46,6 +46,8 @@ def validate_review(raw: Any, default_severity: str, lines: Tuple[int, int]) -> 
         return uncertain(default_severity, f"the reviewer answered an unknown severity {str(severity)[:40]!r}")
     if not isinstance(explanation, str) or not isinstance(fix, str):
         return uncertain(default_severity, "the reviewer's explanation or fix was not text")
+    if len(explanation) > _MAX_TEXT or len(fix) > _MAX_TEXT:  # a cut fix would be broken code
+        return uncertain(default_severity, f"the reviewer's answer was oversized ({max(len(explanation), len(fix))} characters)")
     severity = severity.upper()
     if default_severity in SEVERITIES and abs(SEVERITIES.index(severity) - SEVERITIES.index(default_severity)) > 1:
         return uncertain(default_severity, f"the reviewer moved the severity from {default_severity} to {severity}, more than one step")
