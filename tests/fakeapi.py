@@ -1,6 +1,7 @@
 """A fake Anthropic API on 127.0.0.1 for the real `anthropic` SDK: the Messages API (forced tool
 calls) and the Message Batches API, with scripted failures (429 + retry-after, 500, 529,
-dropped connections, malformed tool input), latency and rate-limit headers.
+dropped connections, resets mid-body, replies that never come, bodies that are not JSON, a tool
+call under another name, oversized answers, malformed tool input), latency and rate-limit headers.
 
 Tests start it in a thread and point ANTHROPIC_BASE_URL at `server.url`; it counts requests in
 flight and records arrival times so tests can check the orchestrator's limits from outside."""
@@ -11,6 +12,8 @@ import datetime
 import itertools
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,6 +68,7 @@ class FakeAnthropic:
         self.paths: List[str] = []
         self.batches: Dict[str, Dict[str, Any]] = {}
         self._ids = itertools.count(1)
+        self.released = threading.Event()  # ends every "hang" when the server stops
         self.httpd: Optional[ThreadingHTTPServer] = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -86,6 +90,7 @@ class FakeAnthropic:
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
+        self.released.set()
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()
@@ -233,10 +238,37 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.close()
                 return
+            if kind == "hang":  # accept the request, never answer (until the server stops)
+                fake.released.wait()
+                self.close_connection = True
+                return
             tool_input = action["input"] if kind == "malformed" else fake.responder(body)
             headers = dict(fake.rate_headers)
             headers.update((action or {}).get("headers", {}))
-            self._send(200, fake.message(body, tool_input), headers)
+            message = fake.message(body, tool_input)
+            if kind == "wrong_tool":
+                for block in message["content"]:
+                    if block["type"] == "tool_use":
+                        block["name"] = "approve_everything"
+            if kind == "oversized":
+                for block in message["content"]:
+                    if block["type"] == "tool_use":
+                        block["input"] = dict(block["input"], explanation="x" * action.get("size", 2_000_000))
+            if kind == "reset":  # headers and half the body, then a TCP reset
+                data = json.dumps(message).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+                return
+            if kind == "not_json":
+                return self._send(200, b'{"id": "msg_1", "type": "message", "content": [{"type": "tool_u', headers)
+            self._send(200, message, headers)
         finally:
             with fake.lock:
                 fake.in_flight -= 1

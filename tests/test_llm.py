@@ -400,3 +400,168 @@ def test_progress_bar_on_a_terminal_only(llm, fake, project, tmp_path):
     text = seen.decode("utf-8", "replace")
     assert "━" in text and "LLM review: 6 findings" in text
     assert KEY not in text
+
+
+# -- issue 9: every way the API can misbehave ends in the full local report, one warning, the
+# -- local exit code, in bounded time ---------------------------------------------------------
+
+FAILURES = {
+    # name: (what the fake does on every request, llm table, what the warning says)
+    "reset-mid-body": ({"kind": "reset"}, "", "in a row"),
+    "never-answers": ({"kind": "hang"}, "timeout = 1", "timed out after 1s"),
+    "429-storm": ({"kind": "status", "status": 429, "headers": {"retry-after": "1"}}, "", "HTTP 429"),
+    "not-json": ({"kind": "not_json"}, "", "could not be reviewed"),
+    "wrong-tool-name": ({"kind": "wrong_tool"}, "", "not a valid review"),
+    "wrong-types": ({"kind": "malformed", "input": {"verdict": ["confirmed"], "severity": {}, "explanation": 1, "suggested_fix": 2}}, "", "not a valid review"),
+    "oversized-answer": ({"kind": "oversized", "size": 3_000_000}, "", "not a valid review"),
+    "bad-request-400": ({"kind": "status", "status": 400}, "", "could not be reviewed"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAILURES))
+def test_api_failures_end_with_the_local_report_and_one_warning(llm, cli, fake, project, name):
+    action, table, warning = FAILURES[name]
+    write_project(project, 6, llm=table)
+    fake.always = action
+    started = time.monotonic()
+    local = _local_only(cli, project)
+    local_time = time.monotonic() - started
+    started = time.monotonic()
+    result = llm("--llm", "--format", "json", ".")
+    elapsed = time.monotonic() - started
+    assert "Traceback" not in result.err
+    assert result.code == local.code == 1
+    findings = result.json()["findings"]
+    assert [{k: v for k, v in f.items() if k != "review"} for f in findings] == local.json()["findings"]
+    for finding in findings:  # unreviewed, or honestly uncertain at the rule's own severity
+        assert finding.get("review") is None or (finding["review"]["verdict"], finding["review"]["severity"]) == ("uncertain", "CRITICAL")
+    notices = [line for line in result.err.splitlines() if line.startswith("asyncreview: LLM review: ") and " requests, " not in line]
+    assert len(notices) == 1 and warning in notices[0], result.err  # one warning, the summary line apart
+    assert elapsed < local_time + 15, (elapsed, local_time)
+    assert 0 < fake.message_requests <= 4 * 6  # never more than a few attempts per finding
+    if action.get("status") == 400:
+        assert fake.message_requests == 6, "a 400 is not transient: never retried"
+
+
+def test_a_budget_holds_under_concurrency(llm, fake, project):
+    write_project(project, 10, llm="max-requests = 3")  # the default cap of 4 is above the budget
+    fake.latency = 0.3
+    result = llm("--llm", "--format", "json", ".")
+    assert fake.message_requests == 3
+    assert sum(1 for r in reviews(result).values() if r) == 3 and len(result.json()["findings"]) == 10
+
+
+def test_max_input_tokens_bounds_what_a_run_sends(llm, fake, project):
+    write_project(project, 4, llm="max-input-tokens = 100")
+    result = llm("--llm", "--format", "json", ".")
+    assert fake.message_requests == 0 and result.code == 1 and len(result.json()["findings"]) == 4
+    assert len([line for line in result.err.splitlines() if "max-input-tokens = 100" in line]) == 1
+
+
+def test_a_huge_function_or_line_is_cut_to_size(llm, fake, project):
+    project.write("pyproject.toml", '[project]\nname = "p"\nrequires-python = ">=3.9"\n')
+    filler = "".join(f"    value_{n} = '{'z' * 300}'\n" for n in range(3000))
+    minified = "    blob = '" + "m" * 2_000_000 + "'\n"
+    project.write("app.py", "import asyncio\n\nasync def big():\n" + filler + minified + "    async with asyncio.timeout(1):\n        pass\n" + filler)
+    result = llm("--llm", "--format", "json", ".")
+    (review,) = reviews(result).values()
+    assert review["verdict"] == "confirmed"
+    (raw,) = fake.raw_requests
+    assert len(raw) < 60_000, len(raw)  # the file is 4 MB
+    document = finding_document(fake.bodies[0])
+    assert "asyncio.timeout(1)" in document["enclosing_code"]["text"]
+    assert "characters cut" in document["enclosing_code"]["text"]
+
+
+def test_the_request_carries_the_evidence_and_the_configured_parameters(llm, fake, project):
+    write_project(project, 1, llm='model = "claude-haiku-4-5"\nmax-tokens = 300\ntemperature = 0.2')
+    llm("--llm", ".")
+    (body,) = fake.bodies
+    assert (body["model"], body["max_tokens"], body["temperature"]) == ("claude-haiku-4-5", 300, 0.2)
+    document = finding_document(body)
+    assert document["rule"]["code"] == "ARV101" and len(document["rule"]["rationale"]) > 40
+    assert document["target_python"] == "3.9"
+    assert document["module_imports"] == "import asyncio"
+    assert document["enclosing_code"]["text"].splitlines()[0].endswith("async def fetch_0(client):")
+    assert "asyncio.timeout" in document["finding"]["flagged_code"]
+
+
+def test_a_transitive_blocking_finding_carries_the_helper_chain(llm, fake, project):
+    project.write("pyproject.toml", '[project]\nname = "p"\nrequires-python = ">=3.9"\n')
+    project.write("helpers.py", "def load(path):\n    with open(path) as handle:\n        return handle.read()\n")
+    project.write("app.py", "from helpers import load\n\n\nasync def handler():\n    return load('x')\n")
+    result = llm("--llm", "--select", "ARV202", "--format", "json", ".")
+    assert [f["code"] for f in result.json()["findings"]] == ["ARV202"]
+    document = finding_document(fake.bodies[0])
+    assert "handler" in document["finding"]["message"] and "load" in document["finding"]["message"]
+    assert "open(path)" in document["finding"]["flagged_code"]  # the helper's blocking line
+    assert "async def handler" in document["enclosing_code"]["text"]
+
+
+def test_refuted_findings_stay_in_sarif_with_their_verdict(llm, fake, project, tmp_path):
+    import json
+
+    write_project(project, 2, markers={0: "FAKE:refute"})
+    result = llm("--llm", "--format", "sarif", ".")
+    assert result.code == 1  # the confirmed one still counts
+    results = json.loads(result.out)["runs"][0]["results"]
+    verdicts = sorted(r["properties"]["review"]["verdict"] for r in results)
+    assert verdicts == ["confirmed", "false_positive"]
+    (refuted,) = [r for r in results if r["properties"]["review"]["verdict"] == "false_positive"]
+    assert refuted["suppressions"][0]["status"] == "accepted"
+
+
+def test_a_tampered_review_in_the_cache_is_a_miss(llm, fake, project, tmp_path):
+    import sqlite3
+
+    write_project(project, 2)
+    llm("--llm", ".")
+    database = tmp_path / "cli-cache" / "llm-reviews-v1.sqlite"
+    with sqlite3.connect(str(database)) as db:
+        rows = db.execute("SELECT key, value FROM entries").fetchall()
+        assert len(rows) == 2
+        for key, value in rows:
+            assert "confirmed" in value
+            db.execute("UPDATE entries SET value=? WHERE key=?", (value.replace("confirmed", "false_positive"), key))
+    db.close()
+    again = llm("--llm", "--format", "json", ".")
+    assert [r["verdict"] for r in reviews(again).values()] == ["confirmed", "confirmed"]
+    assert fake.message_requests == 4  # both forged entries were asked again
+
+
+def test_verbose_explains_failures_and_never_shows_the_key(llm, fake, project, tmp_path):
+    write_project(project, 2, llm="max-concurrency = 1")
+    fake.script = [{"kind": "status", "status": 529}, {"kind": "malformed", "input": {"verdict": "yes"}}]
+    summary = tmp_path / "step-summary.md"
+    sarif = tmp_path / "r.sarif"
+    env = {"ANTHROPIC_LOG": "debug", "GITHUB_STEP_SUMMARY": str(summary)}  # the SDK's own debug log too
+    args = ["--llm", "--verbose", "--format", "github", "--report", f"markdown={summary}", "--report", f"sarif={sarif}", "."]
+    result = llm(*args, env=env)
+    assert "Traceback" not in result.err and result.code == 1
+    assert "LLM: request failed: HTTP 529" in result.err and "LLM: retry 2 of 4" in result.err
+    assert "LLM: answer rejected" in result.err and "DEBUG" in result.err  # the SDK did log
+    written = [summary.read_text(), sarif.read_text()]
+    assert "confirmed" in written[0] and "confirmed" in written[1]  # the reports hold the reviews
+    # A key no header can carry: the HTTP layer's exception would quote it, so it is never sent.
+    hostile = KEY + "\rX-Leak: " + KEY
+    refused = llm(*args, key=hostile, env=env)
+    assert refused.code == 1 and "holds spaces or control characters" in refused.err
+    assert fake.message_requests == 3  # the hostile key sent nothing
+    for text in [result.out, result.err, refused.out, refused.err] + written:
+        assert "TESTKEY" not in text
+
+
+def test_readme_documents_every_llm_setting_and_flag():
+    from conftest import REPO
+
+    from asyncreview.cli import build_parser
+    from asyncreview.llm.settings import VALIDATORS
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## LLM review"):]
+    section = section[: section.index("\n## ", 5)]
+    for key in VALIDATORS:
+        assert key in section, key
+    help_text = build_parser().format_help()
+    for flag in ("--llm", "--llm-batch", "--show-refuted", "--verbose", "--cache-stats", "--clear-cache"):
+        assert flag in help_text and flag in section, flag

@@ -128,3 +128,28 @@ def test_cache_key_follows_content_model_and_parameters(tmp_path):
     assert build_job(finding, None, LLMSettings(), "3.12").key != base.key
     (tmp_path / "m.py").write_text(source.replace("sleep(1)", "sleep(2)"))
     assert build_job(finding, None, LLMSettings(), "3.9").key != base.key
+
+
+def test_sdk_log_records_are_redacted(capsys):
+    import logging
+    import sys
+
+    from asyncreview.llm.redact import redact, redact_logs
+
+    key = "sk-ant-api03-UNITKEY-123456"
+    logger = logging.getLogger("anthropic.unit-test")
+    handler = logging.StreamHandler(sys.stderr)
+    logger.addHandler(handler)
+    try:
+        redact_logs(key)
+        try:
+            raise ValueError(f"Illegal header value b'Bearer {key}'")
+        except ValueError:
+            logger.error("request failed for %s", key, exc_info=True)
+        logger.error("another key sk-ant-admin01-SOMETHINGELSE")
+    finally:
+        logger.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "Illegal header value" in err  # the record was shown ...
+    assert "UNITKEY" not in err and "SOMETHINGELSE" not in err  # ... without the key
+    assert redact(f"x {key} y", key) == "x *** y"
