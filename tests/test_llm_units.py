@@ -153,3 +153,24 @@ def test_sdk_log_records_are_redacted(capsys):
     assert "Traceback" in err and "Illegal header value" in err  # the record was shown ...
     assert "UNITKEY" not in err and "SOMETHINGELSE" not in err  # ... without the key
     assert redact(f"x {key} y", key) == "x *** y"
+
+
+def test_review_cache_evicts_the_least_recently_used_first(tmp_path):
+    import time
+
+    from asyncreview.llm.cache import ReviewCache
+
+    review = {"verdict": "confirmed", "severity": "WARNING", "explanation": "x", "suggested_fix": ""}
+    cache = ReviewCache(tmp_path)
+    cache.store.max_entries = 10
+    try:
+        cache.put_many({f"old-{n}": (review, {}) for n in range(10)})
+        time.sleep(0.01)
+        assert set(cache.get_many(["old-3"])) == {"old-3"}  # read again: useful
+        time.sleep(0.01)
+        cache.put_many({f"new-{n}": (review, {}) for n in range(5)})
+        kept = set(cache.get_many([f"old-{n}" for n in range(10)] + [f"new-{n}" for n in range(5)]))
+        assert len(kept) <= 10 and "old-3" in kept and {f"new-{n}" for n in range(5)} <= kept
+        assert "old-0" not in kept
+    finally:
+        cache.close()
