@@ -1,0 +1,69 @@
+"""The engine's read-only walk must call visitors exactly as LibCST's own visit does."""
+
+import dataclasses
+from pathlib import Path
+from typing import List, Tuple
+
+import libcst as cst
+import pytest
+
+from asyncreview.engine import _Dispatcher
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCES = sorted([*REPO.glob("asyncreview/**/*.py"), *REPO.glob("fixtures/**/*.py"), *REPO.glob("examples/**/*.py")])
+EXTRA = [
+    "x = a if b else c\nf(*args, **kw)[1:2, ::3]\nlambda x=1, *y, z, **w: (yield)\n",
+    "async def f():\n    async with a as (b, c), d:\n        async for e in g: await h\n    return [i async for i in j if k]\n",
+    "match p:\n    case Point(x=0, y=[1, *r]) | {'k': v, **kw} if v:\n        pass\n",
+    "try:\n    pass\nexcept* (A, B) as e:\n    raise X from e\nelse:\n    del a[b], c.d\nfinally:\n    global g\n",
+    "@d1\n@d2(x)\nclass C(B, metaclass=M):\n    a: int = 1\n    def m[T](self, /, p: T, *, q) -> T: ...\n",
+    "f'{a!r:>{b}} {c=}' 'x' 'y'\nx = not -a ** ~b @ c\nwhile (n := n - 1) > 0 < m in s is not t: break\n",
+]
+
+
+def _recorder_class() -> type:
+    """A visitor with every hook LibCST knows: visit_/leave_ for each node type and each field."""
+    methods = {}
+
+    def hook(event: str, kind: str, field: str):
+        return lambda self, node: self.events.append((event, kind, field, id(node)))
+
+    for kind, node_type in vars(cst).items():
+        if isinstance(node_type, type) and issubclass(node_type, cst.CSTNode) and dataclasses.is_dataclass(node_type):
+            methods[f"visit_{kind}"] = hook("visit", kind, "")
+            methods[f"leave_{kind}"] = hook("leave", kind, "")
+            for field in dataclasses.fields(node_type):
+                methods[f"visit_{kind}_{field.name}"] = hook("visit_field", kind, field.name)
+                methods[f"leave_{kind}_{field.name}"] = hook("leave_field", kind, field.name)
+    return type("Recorder", (cst.BatchableCSTVisitor,), methods)
+
+
+Recorder = _recorder_class()
+
+
+def _events(module: cst.Module, use_libcst: bool) -> List[Tuple[str, str, str, int]]:
+    recorder = Recorder()
+    recorder.events = []
+    dispatcher = _Dispatcher([recorder], on_crash=lambda index, error: None)
+    if use_libcst:
+        module.visit(dispatcher)  # LibCST's own traversal, through the dispatcher's callbacks
+    else:
+        dispatcher.walk(module)
+    return recorder.events
+
+
+def _check(text: str) -> None:
+    module = cst.parse_module(text)
+    expected = _events(module, use_libcst=True)
+    got = _events(module, use_libcst=False)
+    assert len(expected) > 10 and got == expected
+
+
+@pytest.mark.parametrize("text", EXTRA)
+def test_every_kind_of_node(text):
+    _check(text)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
+def test_real_files(path):
+    _check(path.read_text(encoding="utf-8"))
