@@ -3,7 +3,7 @@ traversal, and turn whatever goes wrong into a diagnostic for that file alone.""
 
 from __future__ import annotations
 
-import dataclasses
+import ast
 import functools
 import inspect
 import re
@@ -16,7 +16,8 @@ import libcst as cst
 from asyncreview import source as src
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
-from asyncreview.locate import forget as forget_positions, positions
+from asyncreview.locate import Locator, forget as forget_positions
+from asyncreview.tree import SEQUENCES, SKIPPED_WHEN_NONE, child_fields, is_node
 from asyncreview.rule import FileContext, Rule
 
 MAX_SNIPPET_LINES = 12
@@ -146,7 +147,7 @@ class _Dispatcher(cst.CSTVisitor):
             self._call(fields[attribute], original_node)
 
 
-    def walk(self, node: cst.CSTNode) -> None:
+    def walk(self, node: cst.CSTNode, enter_statement: Optional[Callable[[cst.CSTNode], None]] = None) -> None:
         """LibCST's visit, read-only: same callbacks in the same order, but no copy of the tree.
         CSTNode.visit rebuilds (and re-validates) every node it leaves, even for a visitor that
         changes nothing: that was a third of the time of a cold run."""
@@ -158,17 +159,19 @@ class _Dispatcher(cst.CSTVisitor):
             self._call(handlers, node)
         on_field = self._visit_field.get(kind)
         after_field = self._leave_field.get(kind)
-        for name in _child_fields(node):
+        for name in child_fields(node):
             value = getattr(node, name)
-            if value is None and name in _SKIPPED_WHEN_NONE:
+            if value is None and name in SKIPPED_WHEN_NONE:
                 continue
             if on_field is not None and name in on_field:
                 self._call(on_field[name], node)
-            if _is_node(value):
+            if is_node(value):
                 self.walk(value)
-            elif type(value) in _SEQUENCES:
+            elif type(value) in SEQUENCES:
                 for child in value:
-                    if _is_node(child):
+                    if is_node(child):
+                        if enter_statement is not None and name == "body":
+                            enter_statement(child)  # only given for the module: its statements
                         self.walk(child)
             if after_field is not None and name in after_field:
                 self._call(after_field[name], node)
@@ -179,34 +182,6 @@ def _ignore(node: cst.CSTNode, attribute: str) -> None:
     return None
 
 
-_SEQUENCES = (tuple, list)
-_NODE_TYPES: Dict[type, bool] = {}
-_FIELD_ORDER: Dict[type, Tuple[str, ...]] = {}
-
-
-def _is_node(value: Any) -> bool:
-    kind = type(value)
-    known = _NODE_TYPES.get(kind)
-    if known is None:
-        known = _NODE_TYPES[kind] = isinstance(value, cst.CSTNode)
-    return known
-
-
-def _child_fields(node: cst.CSTNode) -> Tuple[str, ...]:
-    """The fields LibCST's `_visit_and_replace_children` visits, in its order: the field names it
-    passes to `visit_required(self, "name", ...)` and friends are its first string constants.
-    (Keyword names of the rebuilt node are a tuple constant, so they do not get in the way.)"""
-    kind = type(node)
-    fields = _FIELD_ORDER.get(kind)
-    if fields is None:
-        names = {field.name for field in dataclasses.fields(kind)}
-        constants = kind._visit_and_replace_children.__code__.co_consts
-        fields = _FIELD_ORDER[kind] = tuple(c for c in constants if isinstance(c, str) and c in names)
-    return fields
-
-
-# LibCST skips the field callbacks for these when they are None (`x if x is not None else None`).
-_SKIPPED_WHEN_NONE = frozenset({"format_spec"})
 
 
 _SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -321,7 +296,7 @@ def analyze(data: bytes, settings: Settings, rules: Sequence[Type[Rule]], path: 
         return FileResult()
     try:
         text = src.decode(data)
-        src.check_nesting(text)  # every file: depth is what makes LibCST crash or crawl
+        tree = src.check_nesting(text)  # every file: depth is what makes LibCST crash or crawl
         try:
             module = cst.parse_module(text)
         except cst.ParserSyntaxError as error:
@@ -337,7 +312,7 @@ def analyze(data: bytes, settings: Settings, rules: Sequence[Type[Rule]], path: 
             raise src.SourceProblem("ARV001", "file nested too deeply to analyze safely") from None
     except src.SourceProblem as problem:
         return _problem_result(problem, settings, data)
-    return _run_rules(module, text, settings, chosen, path)
+    return _run_rules(module, text, settings, chosen, path, tree)
 
 
 def _problem_result(problem: "src.SourceProblem", settings: Settings, data: bytes) -> FileResult:
@@ -350,8 +325,9 @@ def _problem_result(problem: "src.SourceProblem", settings: Settings, data: byte
     return FileResult(findings=[diagnostic(problem.code, problem.message, problem.line, problem.column, snippet)])
 
 
-def _run_rules(module: cst.Module, text: str, settings: Settings, chosen, path: str) -> FileResult:
+def _run_rules(module: cst.Module, text: str, settings: Settings, chosen, path: str, tree: Optional[ast.Module]) -> FileResult:
     context = FileContext(path, text, settings)
+    context.locator = Locator(module, tree)
     context.names.prescan(module)
     instances: List[cst.BatchableCSTVisitor] = [_Tracker(context)]
     crashes: List[Finding] = []
@@ -373,7 +349,7 @@ def _run_rules(module: cst.Module, text: str, settings: Settings, chosen, path: 
             crashes.append(diagnostic("ARV003", f"internal error starting {rule.__name__}: {error!r}"))
     dispatcher = _Dispatcher(instances, on_crash)
     try:
-        dispatcher.walk(module)
+        dispatcher.walk(module, enter_statement=context.enter_top_statement)
     except RecursionError:
         crashes.append(diagnostic("ARV001", "file nested too deeply to analyze safely"))
     findings = _locate(module, context) if context.reports else []
@@ -390,16 +366,16 @@ def _run_rules(module: cst.Module, text: str, settings: Settings, chosen, path: 
 
 def _locate(module: cst.Module, context: FileContext) -> List[Finding]:
     """Positions are computed only for files that have something to report: most files do not."""
-    positions_of = positions(module)
+    locator = context.locator
     lines = context.text.splitlines()
     findings = []
     seen = set()
     for report in context.reports:
-        where = positions_of.get(report.node)
+        where = locator.where(report.node, report.top)
         if where is None:
             continue
         start, end = where.start, where.end
-        statement = positions_of.get(report.statement)
+        statement = locator.where(report.statement, report.top)
         key = (report.code, start.line, start.column, report.message)
         if key in seen:
             continue

@@ -8,7 +8,8 @@ up. tests/test_locate.py checks it against PositionProvider node for node."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+import ast
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange
@@ -133,3 +134,52 @@ def compute_positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
         except (AttributeError, TypeError):  # a LibCST whose code generator works differently
             pass
     return cst.MetadataWrapper(module, unsafe_skip_copy=True).resolve(cst.metadata.PositionProvider)
+
+
+class Locator:
+    """Positions of a few nodes without generating the whole module: each module-level statement
+    is generated on its own, anchored at the line Python's `ast` gives for it (the engine parses
+    every file with `ast` anyway, for its depth check). Without that tree (newer syntax than this
+    interpreter knows) or when the two trees do not line up, the whole module is generated."""
+
+    def __init__(self, module: cst.Module, tree: Optional[ast.Module]) -> None:
+        self.module = module
+        self.anchors = _anchors(module, tree) if tree is not None and _CodegenState is not None else None
+        self.done: Dict[cst.CSTNode, Tuple[Dict[cst.CSTNode, _Span], int]] = {}  # statement: (spans, shift)
+
+    def where(self, node: cst.CSTNode, top: Optional[cst.CSTNode]) -> Optional[CodeRange]:
+        """The range of `node`, found inside module-level statement `top` (None: anywhere)."""
+        if self.anchors is None or top is None or top not in self.anchors:
+            found = positions(self.module)
+            return found[node] if node in found else None
+        generated = self.done.get(top)
+        if generated is None:
+            generated = self.done[top] = self._generate(top, self.anchors[top])
+        spans, shift = generated
+        span = spans.get(node)
+        if span is None:  # reported from outside the statement being walked (a leave_Module)
+            found = positions(self.module)
+            return found[node] if node in found else None
+        (line, column), (end_line, end_column) = span
+        return CodeRange(CodePosition(line + shift, column), CodePosition(end_line + shift, end_column))
+
+    def _generate(self, statement: cst.CSTNode, line: int) -> Tuple[Dict[cst.CSTNode, _Span], int]:
+        """The statement's spans counted from line 1, and what to add to put them at `line`."""
+        state = _State(self.module)
+        statement._codegen(state)
+        first = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
+        return state.spans, line - state.spans[first][0][0]
+
+
+def _anchors(module: cst.Module, tree: ast.Module) -> Optional[Dict[cst.CSTNode, int]]:
+    """The line of each module-level statement's first token, from `ast`; None if the two
+    parsers disagree on how many statements there are."""
+    body: Sequence[ast.stmt] = tree.body
+    anchors: Dict[cst.CSTNode, int] = {}
+    index = 0
+    for statement in module.body:
+        if index >= len(body):
+            return None
+        anchors[statement] = body[index].lineno
+        index += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+    return anchors if index == len(body) else None

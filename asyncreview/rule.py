@@ -16,15 +16,16 @@ from asyncreview.names import NameResolver
 
 
 class Report:
-    __slots__ = ("node", "code", "message", "severity", "statement", "snippet_extra")
+    __slots__ = ("node", "code", "message", "severity", "statement", "snippet_extra", "top")
 
-    def __init__(self, node, code, message, severity, statement, snippet_extra=""):
+    def __init__(self, node, code, message, severity, statement, snippet_extra="", top=None):
         self.node = node
         self.code = code
         self.message = message
         self.severity = severity
         self.statement = statement
         self.snippet_extra = snippet_extra
+        self.top = top  # the module-level statement holding `node`: positions are found through it
 
 
 class FileContext:
@@ -36,6 +37,8 @@ class FileContext:
         self.settings = settings
         self.names = NameResolver()
         self.statements: List[cst.CSTNode] = []
+        self.top: Optional[cst.CSTNode] = None  # the module-level statement being walked
+        self.locator: Any = None  # asyncreview.locate.Locator, set by the engine
         self.reports: List[Report] = []
         # Project-wide facts for rules that join files after the pool (JSON-able, per family).
         self.summary: Dict[str, Any] = {}
@@ -51,7 +54,10 @@ class FileContext:
         if code not in self.settings.enabled:
             return
         statement = self.statements[-1] if self.statements else node
-        self.reports.append(Report(node, code, message, severity, statement, snippet_extra))
+        self.reports.append(Report(node, code, message, severity, statement, snippet_extra, self.top))
+
+    def enter_top_statement(self, statement: cst.CSTNode) -> None:
+        self.top = statement
 
 
 class Rule(cst.BatchableCSTVisitor):

@@ -51,12 +51,15 @@ def decode(data: bytes) -> str:
     return text.lstrip("\ufeff") if encoding != "utf-8-sig" else text
 
 
-def check_nesting(text: str) -> None:
-    """Raise SourceProblem when the file is too deep for LibCST to parse safely and quickly."""
+def check_nesting(text: str) -> Optional[ast.Module]:
+    """Raise SourceProblem when the file is too deep for LibCST to parse safely and quickly.
+    Returns Python's own tree of the file (None when this interpreter cannot parse it)."""
+    tree = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings (invalid escapes) are not ours to print
-            depth = _ast_depth(ast.parse(text), _MAX_AST_DEPTH)
+            tree = ast.parse(text)
+            depth = _ast_depth(tree, _MAX_AST_DEPTH)
     except (RecursionError, MemoryError):
         raise SourceProblem("ARV001", "expression nested too deeply to analyze safely") from None
     except SyntaxError as error:
@@ -68,6 +71,7 @@ def check_nesting(text: str) -> None:
     else:
         if depth > _MAX_AST_DEPTH:
             raise SourceProblem("ARV001", f"expression nested too deeply to analyze safely (more than {_MAX_AST_DEPTH} levels)")
+    return tree
 
 
 def _ast_depth(tree: ast.AST, limit: int) -> int:

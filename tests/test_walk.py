@@ -8,6 +8,7 @@ import libcst as cst
 import pytest
 
 from asyncreview.engine import _Dispatcher
+from asyncreview.tree import children
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = sorted([*REPO.glob("asyncreview/**/*.py"), *REPO.glob("fixtures/**/*.py"), *REPO.glob("examples/**/*.py")])
@@ -67,3 +68,15 @@ def test_every_kind_of_node(text):
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
 def test_real_files(path):
     _check(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("text", EXTRA)
+def test_children_are_libcsts_children(text):
+    for node in _all_nodes(cst.parse_module(text)):
+        assert children(node) == list(node.children)
+
+
+def _all_nodes(node: cst.CSTNode):
+    yield node
+    for child in node.children:
+        yield from _all_nodes(child)

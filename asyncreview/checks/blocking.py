@@ -14,7 +14,6 @@ from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from asyncreview import locate
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
@@ -375,7 +374,7 @@ class BlockingCalls(Rule):
             return
         if function.kind == "async":
             statement = self.context.statements[-1] if self.context.statements else node
-            self.sites.setdefault(function.key, []).append((node, ref, statement))
+            self.sites.setdefault(function.key, []).append((node, ref, statement, self.context.top))
         else:
             self.calls.setdefault(function.key, set()).add(ref)
 
@@ -407,7 +406,7 @@ class BlockingCalls(Rule):
             return  # a suggestion-level entry is not enough to call a whole helper blocking
         known = self.direct.get(function.key)
         if known is None or _RANK[entry.severity.value] > _RANK[known[2].severity.value]:
-            self.direct[function.key] = (node, callee, entry)
+            self.direct[function.key] = (node, callee, entry, self.context.top)
 
     def _project_ref(self, func: cst.BaseExpression, callee: Optional[str]) -> Optional[str]:
         """`@key` for a function of this file, a qualified name for one imported from elsewhere."""
@@ -435,36 +434,37 @@ class BlockingCalls(Rule):
         self.context.summary[self.family] = summary
         if not (self.direct or self.sites):
             return
-        positions = locate.positions(node)
+        locator = self.context.locator
         lines = self.context.text.splitlines()
 
-        def where(target: cst.CSTNode) -> List[int]:
-            spot = positions[target]
+        def where(target: cst.CSTNode, top: Optional[cst.CSTNode]) -> List[int]:
+            spot = locator.where(target, top)
             return [spot.start.line, spot.start.column + 1, spot.end.line, spot.end.column + 1]
 
-        for key, (call, callee, entry) in self.direct.items():
-            line = where(call)
+        for key, (call, callee, entry, top) in self.direct.items():
+            line = where(call, top)
             summary["direct"][key] = line + [callee, entry.severity.value, entry.alternative, lines[line[0] - 1].strip()]
         graph = Graph({"": summary}, max_depth=_depth(self.context.settings), local_only=True)
         for key, found in self.sites.items():
             kept = []
-            for call, ref, statement in found:
+            for call, ref, statement, top in found:
                 chain, complete = graph.chain("", key, ref)
                 if chain is not None:
-                    self._report_chain(call, statement, key, chain)
+                    self._report_chain(call, statement, key, chain, top)
                 elif not complete:
-                    spot = where(call)
-                    stmt_line = positions[statement].start.line if statement in positions else spot[0]
+                    spot = where(call, top)
+                    statement_at = locator.where(statement, top)
+                    stmt_line = statement_at.start.line if statement_at is not None else spot[0]
                     text = "\n".join(lines[spot[0] - 1 : min(spot[2], spot[0] + 11)])
                     kept.append([ref] + spot + [stmt_line, text])
             if kept:
                 summary["sites"][key] = kept
 
-    def _report_chain(self, call: cst.Call, statement: cst.CSTNode, key: str, chain: List[Link]) -> None:
+    def _report_chain(self, call: cst.Call, statement: cst.CSTNode, key: str, chain: List[Link], top: Optional[cst.CSTNode]) -> None:
         if "ARV202" not in self.context.settings.enabled:
             return
         message, severity, extra = describe(key, chain, "")
-        self.context.reports.append(Report(call, "ARV202", message, severity, statement, extra))
+        self.context.reports.append(Report(call, "ARV202", message, severity, statement, extra, top))
 
     # -- the project join ----------------------------------------------------------------------
     @classmethod

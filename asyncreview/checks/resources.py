@@ -18,6 +18,7 @@ from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name
 from asyncreview.rule import Rule
+from asyncreview.tree import children
 
 Entry = Dict[str, Any]
 Chain = Tuple[cst.CSTNode, ...]
@@ -101,7 +102,7 @@ def _walk(root: cst.CSTNode) -> Iterator[Tuple[cst.CSTNode, Chain]]:
         node, parents = stack.pop()
         yield node, parents
         chain = parents + (node,)
-        for child in reversed(node.children):
+        for child in reversed(children(node)):
             stack.append((child, chain))
 
 

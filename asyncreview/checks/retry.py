@@ -17,6 +17,7 @@ from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name
 from asyncreview.rule import Rule
+from asyncreview.tree import children
 
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _LEAVE = (cst.Return, cst.Raise, cst.Break)
@@ -96,7 +97,7 @@ def _walk(root: cst.CSTNode, skip: Sequence[cst.CSTNode] = ()) -> Iterator[cst.C
     while stack:
         node = stack.pop()
         yield node
-        for child in node.children:
+        for child in children(node):
             if isinstance(child, _NESTED) or any(child is s for s in skip):
                 continue
             stack.append(child)
@@ -531,7 +532,7 @@ def _walk_all(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(node.children)
+        stack.extend(children(node))
 
 
 RULES = [BroadRetry]

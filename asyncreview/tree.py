@@ -1,0 +1,53 @@
+"""Reading a LibCST tree without copying it.
+
+LibCST's own traversal (`CSTNode.visit`, and `node.children`, which is built on it) rebuilds and
+re-validates every node it passes, even for a visitor that changes nothing. These helpers read the
+same children, in the same order, straight from the nodes' fields."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List, Tuple
+
+import libcst as cst
+
+SEQUENCES = (tuple, list)
+_NODE_TYPES: Dict[type, bool] = {}
+_FIELD_ORDER: Dict[type, Tuple[str, ...]] = {}
+
+
+def is_node(value: Any) -> bool:
+    kind = type(value)
+    known = _NODE_TYPES.get(kind)
+    if known is None:
+        known = _NODE_TYPES[kind] = isinstance(value, cst.CSTNode)
+    return known
+
+
+def child_fields(node: cst.CSTNode) -> Tuple[str, ...]:
+    """The fields LibCST's `_visit_and_replace_children` visits, in its order: the field names it
+    passes to `visit_required(self, "name", ...)` and friends are its first string constants.
+    (Keyword names of the rebuilt node are a tuple constant, so they do not get in the way.)"""
+    kind = type(node)
+    fields = _FIELD_ORDER.get(kind)
+    if fields is None:
+        names = {field.name for field in dataclasses.fields(kind)}
+        constants = kind._visit_and_replace_children.__code__.co_consts
+        fields = _FIELD_ORDER[kind] = tuple(c for c in constants if isinstance(c, str) and c in names)
+    return fields
+
+
+# LibCST skips the field callbacks for these when they are None (`x if x is not None else None`).
+SKIPPED_WHEN_NONE = frozenset({"format_spec"})
+
+
+def children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """`node.children`, without rebuilding `node`."""
+    found: List[cst.CSTNode] = []
+    for name in child_fields(node):
+        value = getattr(node, name)
+        if is_node(value):
+            found.append(value)
+        elif type(value) in SEQUENCES:
+            found.extend(child for child in value if is_node(child))
+    return found
