@@ -31,7 +31,8 @@ def finding_document(body: Dict[str, Any]) -> Dict[str, Any]:
 
 def default_review(body: Dict[str, Any]) -> Dict[str, Any]:
     """Deterministic stand-in for the model: a `FAKE:refute` / `FAKE:uncertain` marker in the
-    reviewed code picks the verdict, otherwise the finding is confirmed at its default."""
+    reviewed code picks the verdict, otherwise the finding is confirmed at its default severity,
+    or at the one a `FAKE:regrade-warning` marker names."""
     document = finding_document(body)
     code = document.get("enclosing_code", {}).get("text", "")
     verdict = "confirmed"
@@ -40,9 +41,13 @@ def default_review(body: Dict[str, Any]) -> Dict[str, Any]:
     elif "FAKE:uncertain" in code:
         verdict = "uncertain"
     rule = document.get("rule", {})
+    severity = rule.get("default_severity", "WARNING")
+    regrade = re.search(r"FAKE:regrade-(\w+)", code)
+    if regrade:
+        severity = regrade.group(1).upper()
     return {
         "verdict": verdict,
-        "severity": rule.get("default_severity", "WARNING"),
+        "severity": severity,
         "explanation": f"fake review of {rule.get('code')} at line {document.get('finding', {}).get('line')}",
         "suggested_fix": "",
     }

@@ -1,6 +1,7 @@
 """The LLM stage end to end: the real CLI in a subprocess, the real `anthropic` SDK, and a fake
 Anthropic API on 127.0.0.1 (tests/fakeapi.py) that counts what actually reaches it."""
 
+import json
 import os
 import re
 import socket
@@ -565,3 +566,17 @@ def test_readme_documents_every_llm_setting_and_flag():
     help_text = build_parser().format_help()
     for flag in ("--llm", "--llm-batch", "--show-refuted", "--verbose", "--cache-stats", "--clear-cache"):
         assert flag in help_text and flag in section, flag
+
+
+def test_a_confirmed_regrade_changes_the_reported_severity_and_the_exit_code(llm, fake, project):
+    write_project(project, 2, markers={1: "FAKE:regrade-warning"})
+    document = llm("--llm", "--format", "json", ".")
+    graded = {f["line"]: (f["severity"], f["review"]) for f in json.loads(document.out)["findings"]}
+    assert sorted(s for s, _ in graded.values()) == ["CRITICAL", "WARNING"]
+    lowered = next(review for severity, review in graded.values() if severity == "WARNING")
+    assert lowered["severity"] == "WARNING" and lowered["rule_severity"] == "CRITICAL"
+    text = llm("--llm", ".")  # the text report sorts and labels by the reviewed grade
+    assert text.out.index("CRITICAL") < text.out.index("WARNING ")
+    assert llm("--llm", "--fail-on", "critical", ".").code == 1
+    write_project(project, 1, markers={0: "FAKE:regrade-warning"})
+    assert llm("--llm", "--fail-on", "critical", ".").code == 0  # only a reviewed WARNING is left

@@ -136,7 +136,7 @@ def run_stage(
     for finding, job in zip(findings, jobs):
         review = reviews.get(job.key)
         if review is not None:
-            finding.review = dict(review)
+            apply_review(finding, review)
     print(f"asyncreview: {summary_line(llm.stats, batch)}", file=err)
     if llm.warning:
         notices.append(redact(f"LLM review: {llm.warning}", key))
@@ -148,6 +148,17 @@ def run_stage(
             parts.append(f"{llm.stats.rejected} answer(s) were not a valid review and count as uncertain")
         notices.append("LLM review: " + "; ".join(parts))
     return notices
+
+
+def apply_review(finding, review) -> None:
+    """A confirmed finding takes the reviewer's grade (validated: at most one step from the
+    rule's), so sorting, --fail-on and every format agree; the rule's own grade is kept."""
+    finding.review = dict(review)
+    if review.get("verdict") == "confirmed" and review.get("severity") != finding.severity.value:
+        from asyncreview.finding import Severity
+
+        finding.review["rule_severity"] = finding.severity.value
+        finding.severity = Severity(review["severity"])
 
 
 async def _review(llm, jobs, batch: bool):
