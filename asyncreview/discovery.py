@@ -69,7 +69,8 @@ def discover(
 ) -> Discovery:
     """`excluder_for(folder)` gives the exclude test of the config that governs that folder."""
     result = Discovery()
-    seen = set()
+    seen: set = set()
+    folders: Dict[Path, Path] = {}
     for root in roots:
         if not root.exists() and not root.is_symlink():
             result.problems.append(Skipped(str(root), "no such file or directory"))
@@ -78,14 +79,14 @@ def discover(
             excluded = excluder_for(root.parent)
             if force_exclude and excluded(root, False):
                 continue
-            _add(result, seen, root)
+            _add(result, seen, root, folders)
             continue
         ignores = _Ignores()
         if respect_gitignore:
             for parent in _repository_ancestors(root.resolve()):
                 ignores.load(parent)
-        for path in _walk(root, ignores, excluder_for, respect_gitignore, result):
-            _add(result, seen, path)
+        for path, link in _walk(root, ignores, excluder_for, respect_gitignore, result):
+            _add(result, seen, path, folders, link)
     return result
 
 
@@ -99,9 +100,17 @@ def _repository_ancestors(folder: Path) -> List[Path]:
     return []
 
 
-def _add(result: Discovery, seen: set, path: Path) -> None:
+def _add(result: Discovery, seen: set, path: Path, folders: Dict[Path, Path], link: bool = True) -> None:
+    """Each file once, however many roots or links lead to it. Only links need resolving
+    themselves; any other file is its resolved folder plus its name."""
     try:
-        key = path.resolve()
+        if link:
+            key = path.resolve()
+        else:
+            folder = folders.get(path.parent)
+            if folder is None:
+                folder = folders[path.parent] = path.parent.resolve()
+            key = folder / path.name
     except (OSError, RuntimeError):
         key = path.absolute()
     if key not in seen:
@@ -109,7 +118,8 @@ def _add(result: Discovery, seen: set, path: Path) -> None:
         result.files.append(path)
 
 
-def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Path]:
+def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Tuple[Path, bool]]:
+    """Python files below `root`, each with whether it is a symbolic link."""
     stack: List[Tuple[Path, int]] = [(root, len(ignores.stack))]
     while stack:
         folder, depth = stack.pop()
@@ -131,7 +141,8 @@ def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Pa
                 is_file = entry.is_file(follow_symlinks=True)
             except OSError:
                 continue
-            if entry.is_symlink() and not is_file:
+            link = entry.is_symlink()
+            if link and not is_file:
                 continue  # symlinked folders are not followed: no loops, no escaping the tree
             if is_dir:
                 if entry.name in DEFAULT_EXCLUDES or (path / "pyvenv.cfg").exists():
@@ -142,20 +153,26 @@ def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Pa
             elif is_file and entry.name.endswith(SUFFIXES):
                 if excluded(path, False) or (respect_gitignore and ignores.matches(path, False)):
                     continue
-                yield path
+                yield path, link
         stack.extend(reversed(subfolders))
 
 
 def make_excluder(base: Path, patterns: List[str]) -> Callable[[Path, bool], bool]:
-    """A test for paths below `base` against gitignore-style patterns (as ruff's `exclude`)."""
+    """A test for paths below `base` against gitignore-style patterns (as ruff's `exclude`).
+    Folders are resolved once each (not every file: resolving is a system call per component)."""
     spec = _spec(patterns)
     anchor = base.resolve()
+    folders: Dict[Path, Optional[str]] = {}
 
     def excluded(path: Path, is_dir: bool) -> bool:
-        try:
-            relative = path.resolve().relative_to(anchor).as_posix()
-        except (ValueError, OSError, RuntimeError):
-            relative = path.name
+        parent = path.parent
+        if parent not in folders:
+            try:
+                folders[parent] = parent.resolve().relative_to(anchor).as_posix()
+            except (ValueError, OSError, RuntimeError):
+                folders[parent] = None
+        folder = folders[parent]
+        relative = path.name if folder in (None, ".") else f"{folder}/{path.name}"
         suffix = "/" if is_dir else ""
         return bool(spec.match_file(relative + suffix))
 

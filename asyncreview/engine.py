@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import json
 import re
 import traceback
 from dataclasses import dataclass, field
@@ -31,23 +32,41 @@ class FileResult:
     summary: Dict[str, Any] = field(default_factory=dict)
     noqa: Dict[int, Optional[List[str]]] = field(default_factory=dict)
     parsed: bool = False
+    # From the cache: the summary as stored, decoded only if the project join has to run (it is
+    # nearly all of an entry, and a warm run usually takes the join from the cache too).
+    summary_text: Optional[str] = None
+
+    def summaries(self) -> Dict[str, Any]:
+        if self.summary_text is not None:
+            self.summary = json.loads(self.summary_text) if self.summary_text else {}
+            self.summary_text = None
+        return self.summary
 
     def to_json(self) -> Dict[str, Any]:
+        summary = self.summaries()
         return {
-            "findings": [f.to_dict() | {"statement_line": f.statement_line} for f in self.findings],
-            "summary": self.summary,
+            "findings": [finding_record(f) for f in self.findings],
+            "summary": json.dumps(summary, separators=(",", ":"), sort_keys=True) if summary else "",
             "noqa": {str(k): v for k, v in self.noqa.items()},
             "parsed": self.parsed,
         }
 
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "FileResult":
+        stored = data["summary"]
+        if not isinstance(stored, str):
+            raise TypeError("summary")  # an entry of another shape: a miss
         return cls(
             findings=[Finding.from_dict(f) for f in data["findings"]],
-            summary=data["summary"],
             noqa={int(k): v for k, v in data["noqa"].items()},
             parsed=data["parsed"],
+            summary_text=stored,
         )
+
+
+def finding_record(finding: Finding) -> Dict[str, Any]:
+    """A finding as the caches keep it: with the line its `# noqa` may also sit on."""
+    return finding.to_dict() | {"statement_line": finding.statement_line}
 
 
 def diagnostic(code: str, message: str, line: int = 1, column: int = 1, snippet: str = "") -> Finding:

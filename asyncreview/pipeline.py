@@ -26,7 +26,8 @@ from asyncreview.config import (
     is_relevant_pyproject,
     read_pyproject,
 )
-from asyncreview.engine import FileResult, analyze, diagnostic
+from asyncreview.engine import FileResult, analyze, diagnostic, finding_record
+from asyncreview.rule import Rule
 from asyncreview.finding import Finding, Severity
 from asyncreview.source import is_suppressed
 
@@ -85,9 +86,14 @@ class _Configs:
     def for_folder(self, folder: Path) -> FileConfig:
         if self.explicit is not None:
             return self.explicit
+        found = self.by_folder.get(folder)  # as given first: absolute() asks the OS for the cwd
+        if found is not None:
+            return found
+        given = folder
         folder = folder.absolute()
         found = self.by_folder.get(folder)
         if found is not None:
+            self.by_folder[given] = found
             return found
         candidate = folder / "pyproject.toml"
         if candidate.is_file() and is_relevant_pyproject(candidate):
@@ -96,7 +102,7 @@ class _Configs:
             found = self.default
         else:
             found = self.for_folder(folder.parent)
-        self.by_folder[folder] = found
+        self.by_folder[folder] = self.by_folder[given] = found
         return found
 
     def settings_for(self, config: FileConfig) -> Settings:
@@ -292,9 +298,10 @@ def run(options: RunOptions) -> RunResult:
         findings.append(_with_path(diagnostic("ARV002", problem.reason), problem.path))
 
     entries = []  # (display path, path, config, settings)
+    cwd = Path.cwd()
     for path in found.files:
         config = configs.for_folder(path.parent)
-        entries.append((discovery.display_path(path), path, config, configs.settings_for(config)))
+        entries.append((discovery.display_path(path, cwd), path, config, configs.settings_for(config)))
     threshold = fail_threshold(configs.explicit or (entries[0][2] if entries else configs.for_folder(Path.cwd())), options.overrides)
     assumed = {s.target_origin for _, _, _, s in entries if s.target_origin.startswith("assumed")}
     for _, _, _, settings in entries[:1]:
@@ -353,7 +360,6 @@ def run(options: RunOptions) -> RunResult:
             store.put_many({keys[i]: r.to_json() for i, r in fresh.items() if i in keys})
         except StoreError as error:
             notices.append(f"{error}; results were not cached")
-        store.close()
 
     by_path: Dict[str, FileResult] = {}
     settings_by_path: Dict[str, Settings] = {}
@@ -363,14 +369,9 @@ def run(options: RunOptions) -> RunResult:
         settings_by_path[shown] = settings
         findings.extend(_with_path(f, shown) for f in result.findings)
 
-    for rule in rules:
-        if not any(code in s.enabled for s in settings_by_path.values() for code in rule.codes):
-            continue
-        summaries = {p: r.summary[rule.family] for p, r in by_path.items() if rule.family in r.summary}
-        try:
-            findings.extend(rule.project_findings(summaries, settings_by_path))
-        except Exception as error:  # noqa: BLE001
-            notices.append(f"internal error joining project facts in {rule.__name__}: {error!r}")
+    findings.extend(_join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices))
+    if store is not None:
+        store.close()
 
     kept, suppressed = _suppress(findings, by_path, entries)
     kept.sort(key=Finding.sort_key)
@@ -385,6 +386,50 @@ def run(options: RunOptions) -> RunResult:
         settings=settings_by_path,
         sources=by_path,
     )
+
+
+def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Settings], entries, keys: Dict[int, str],
+          rules_id: str, store, notices: List[str]) -> List[Finding]:
+    """Findings that need the whole project (ARV202 chains across modules). The same files with
+    the same contents and settings join to the same findings, so those are cached too: a warm run
+    then never decodes a summary."""
+    joining = [r for r in rules if any(code in s.enabled for s in settings_by_path.values() for code in r.codes)
+               and r.project_findings.__func__ is not Rule.project_findings.__func__]
+    if not joining:
+        return []
+    memo_key = None
+    if store is not None:
+        digest = hashlib.blake2b(f"join|{__version__}|{rules_id}".encode(), digest_size=20)
+        for index, (shown, _path, _config, _settings) in enumerate(entries):
+            digest.update(f"\0{shown}\0{keys.get(index, '-')}".encode())
+        memo_key = "join-" + digest.hexdigest()
+        hit = store.get_many([memo_key]).get(memo_key)
+        if hit is not None:
+            try:
+                return [Finding.from_dict(f) for f in hit["findings"]]
+            except (KeyError, TypeError, ValueError):  # another shape: join again
+                pass
+    joined: List[Finding] = []
+    failed = False
+    for rule in joining:
+        summaries = {}
+        for path, result in by_path.items():
+            family = result.summaries().get(rule.family)
+            if family is not None:
+                summaries[path] = family
+        try:
+            joined.extend(rule.project_findings(summaries, settings_by_path))
+        except Exception as error:  # noqa: BLE001
+            failed = True
+            notices.append(f"internal error joining project facts in {rule.__name__}: {error!r}")
+    if memo_key is not None and not failed:
+        from asyncreview.store import StoreError
+
+        try:
+            store.put_many({memo_key: {"findings": [finding_record(f) for f in joined]}})
+        except StoreError:
+            pass  # the file results were cached; this only saves the next run a join
+    return joined
 
 
 def _with_path(finding: Finding, path: str) -> Finding:

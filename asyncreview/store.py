@@ -15,7 +15,7 @@ import secrets
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 
 class StoreError(Exception):
@@ -69,6 +69,9 @@ class SignedStore:
             db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
+                # A crash of this process still leaves the database intact; only an OS crash can
+                # lose the last writes, and they were only a cache.
+                db.execute("PRAGMA synchronous=NORMAL")
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS entries ("
                     " key TEXT PRIMARY KEY, value TEXT NOT NULL, mac TEXT NOT NULL, used REAL NOT NULL)"
@@ -93,23 +96,34 @@ class SignedStore:
     def get_many(self, keys: Iterable[str]) -> Dict[str, Any]:
         found: Dict[str, Any] = {}
         wanted = list(dict.fromkeys(keys))
+        # Eviction goes by last use; to the hour is precise enough, and a warm run then writes nothing.
+        now = time.time()
+        stale = now - 3600
+        refresh: List[str] = []
         try:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = self.db.execute(f"SELECT key, value, mac FROM entries WHERE key IN ({marks})", chunk)
-                for key, value, mac in rows:
+                rows = self.db.execute(f"SELECT key, value, mac, used FROM entries WHERE key IN ({marks})", chunk)
+                for key, value, mac, used in rows:
                     if not hmac.compare_digest(mac, self._mac(key, value)):
                         continue
                     try:
                         found[key] = json.loads(value)
                     except ValueError:
                         continue
-            if found:
-                now = time.time()
-                self.db.executemany("UPDATE entries SET used=? WHERE key=?", [(now, k) for k in found])
-        except sqlite3.Error:
-            return found
+                    if used < stale:
+                        refresh.append(key)
+            if refresh:  # one transaction: in autocommit mode every UPDATE would be its own
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executemany("UPDATE entries SET used=? WHERE key=?", [(now, k) for k in refresh])
+                self.db.execute("COMMIT")
+        except sqlite3.Error:  # what was read stands; the use times are best effort
+            if self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
         return found
 
     def get(self, key: str) -> Optional[Any]:

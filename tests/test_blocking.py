@@ -113,6 +113,19 @@ def test_cached_run_reports_the_same_chains(cli, project):
     assert second.json()["summary"]["cached"] == second.json()["summary"]["files"] == 5
 
 
+def test_a_cached_join_follows_a_change_in_another_module(cli, project):
+    write_package(project)
+    assert len(arv202(cli("--select", "ARV2", "--format", "json", project.root))) == 2
+    # The helper two modules away stops blocking; handlers.py itself is unchanged (cached).
+    store = (project.root / "pkg/store.py").read_text().replace("with open(path) as handle:", "with memoryview(path) as handle:")
+    project.write("pkg/store.py", store)
+    after = cli("--select", "ARV2", "--format", "json", project.root)
+    assert arv202(after) == [] and after.json()["summary"]["cached"] == 4
+    project.write("pkg/store.py", store.replace("memoryview(path)", "open(path)"))
+    again = cli("--select", "ARV2", "--format", "json", project.root)
+    assert len(arv202(again)) == 2 and again.json()["summary"]["cached"] == 5
+
+
 def test_ignore_turns_the_chain_off(cli, project):
     write_package(project)
     result = cli("--select", "ARV2", "--ignore", "ARV202", "--format", "json", "--no-cache", project.root)
