@@ -5,6 +5,7 @@ Everything a bad config can do ends in ConfigError (exit 2) naming the file and 
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import re
@@ -299,8 +300,14 @@ class Settings:
         return format_version(self.target)
 
     def fingerprint(self) -> str:
-        payload = json.dumps([self.target, self.newest, sorted(self.enabled), self.options], sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+        return _fingerprint(self)
+
+
+@functools.lru_cache(maxsize=256)
+def _fingerprint(settings: Settings) -> str:
+    """Once per distinct settings, not once per file."""
+    payload = json.dumps([settings.target, settings.newest, sorted(settings.enabled), settings.options], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 @dataclass

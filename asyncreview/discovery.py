@@ -183,7 +183,7 @@ def display_path(path: Path, cwd: Optional[Path] = None) -> str:
     """Relative to the working folder when below it, as ruff and flake8 print paths."""
     cwd = cwd or Path.cwd()
     try:
-        return path.absolute().relative_to(cwd).as_posix()
+        return (path if path.is_absolute() else cwd / path).relative_to(cwd).as_posix()
     except ValueError:
         return path.as_posix()
 
