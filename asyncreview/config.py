@@ -329,6 +329,8 @@ def effective_settings(
     extend = list(config.get("extend-select", [])) + overrides.extend_select
     ignore = list(config.get("ignore", [])) + overrides.ignore
     check_selectors(config.get("select", []) + config.get("extend-select", []) + config.get("ignore", []), all_codes, where)
+    for pattern, codes in (config.get("per-file-ignores") or {}).items():
+        check_selectors(codes, all_codes, f"{where}: per-file-ignores {pattern!r}")
     check_selectors((overrides.select or []) + overrides.extend_select + overrides.ignore, all_codes, "command line")
     if select is not None and "ALL" in select:
         select = ["ARV"]

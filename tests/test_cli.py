@@ -101,6 +101,7 @@ def test_nearest_pyproject_governs_each_folder(cli, project):
         ('[tool.asyncreview]\nselct = ["ARV1"]\n', "unknown key 'selct' in [tool.asyncreview]"),
         ('[tool.asyncreview]\nselect = "ARV1"\n', "bad value for 'select'"),
         ('[tool.asyncreview]\nselect = ["XYZ9"]\n', "unknown rule selector 'XYZ9'"),
+        ('[tool.asyncreview.per-file-ignores]\n"x.py" = ["other"]\n', "per-file-ignores 'x.py': unknown rule selector 'other'"),
         ('[tool.asyncreview]\ntarget-version = "2.7"\n', "bad value for 'target-version'"),
         ('[tool.asyncreview]\nfail-on = "fatal"\n', "bad value for 'fail-on'"),
         ("[tool.asyncreview\nselect = 1\n", "invalid TOML"),
