@@ -52,8 +52,12 @@ def _read_secret(folder: Path) -> bytes:
 
 
 class SignedStore:
-    def __init__(self, folder: Path, name: str, max_entries: int = 200_000) -> None:
+    def __init__(self, folder: Path, name: str, max_entries: int = 200_000, refresh_after: float = 3600.0) -> None:
         self.max_entries = max_entries
+        # Eviction goes by last use. A read refreshes an entry's use time only when it is older
+        # than this: to the hour is precise enough for per-file results, and a warm run then
+        # writes nothing; the review cache (few, costly entries) refreshes on every read.
+        self.refresh_after = refresh_after
         self.path = folder / f"{name}.sqlite"
         try:
             _private_folder(folder)
@@ -96,9 +100,8 @@ class SignedStore:
     def get_many(self, keys: Iterable[str]) -> Dict[str, Any]:
         found: Dict[str, Any] = {}
         wanted = list(dict.fromkeys(keys))
-        # Eviction goes by last use; to the hour is precise enough, and a warm run then writes nothing.
         now = time.time()
-        stale = now - 3600
+        stale = now - self.refresh_after
         refresh: List[str] = []
         try:
             for start in range(0, len(wanted), 500):
@@ -112,7 +115,7 @@ class SignedStore:
                         found[key] = json.loads(value)
                     except ValueError:
                         continue
-                    if used < stale:
+                    if used <= stale:
                         refresh.append(key)
             if refresh:  # one transaction: in autocommit mode every UPDATE would be its own
                 self.db.execute("BEGIN IMMEDIATE")

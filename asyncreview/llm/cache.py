@@ -15,7 +15,7 @@ MAX_ENTRIES = 50_000
 
 class ReviewCache:
     def __init__(self, folder: Path) -> None:
-        self.store = SignedStore(folder, STORE_NAME, max_entries=MAX_ENTRIES)
+        self.store = SignedStore(folder, STORE_NAME, max_entries=MAX_ENTRIES, refresh_after=0.0)
 
     def get_many(self, keys: Iterable[str]) -> Dict[str, Dict[str, Any]]:
         found = {}
