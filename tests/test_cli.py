@@ -2,6 +2,7 @@
 errors, target inference, noqa, bad input."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -286,3 +287,15 @@ def test_symlink_loop_does_not_hang(cli, project):
     (project.root / "dangling.py").symlink_to(project.root / "missing.py")
     result = cli("--format", "json", "--target-version", "3.10", ".", cwd=project.root)
     assert [f["path"] for f in result.json()["findings"] if f["code"] == "ARV101"] == ["pkg/app.py"]
+
+
+def test_the_readme_sample_shows_every_rule_family(cli):
+    repo = Path(__file__).resolve().parent.parent
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    assert "pip install . && asyncreview examples/" in readme.split("## Usage")[0]
+    result = cli("--no-cache", "--format", "json", "examples/", cwd=repo)
+    assert result.code == 1
+    codes = sorted(f["code"] for f in result.json()["findings"])
+    assert codes == ["ARV101", "ARV101", "ARV201", "ARV202", "ARV202", "ARV301", "ARV305", "ARV401"]
+    compat = next(f for f in result.json()["findings"] if f["code"] == "ARV101")
+    assert "requires-python '>=3.10' in examples/pyproject.toml" in compat["message"]
