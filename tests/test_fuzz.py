@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import hypothesmith
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from asyncreview import plugins
@@ -59,6 +60,7 @@ def checked(data: bytes) -> FileResult:
     return result
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # hypothesmith compiles odd programs on purpose
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 @given(hypothesmith.from_grammar())
 def test_grammar_generated_programs(source):
