@@ -153,6 +153,9 @@ class FakeAnthropic:
 class _Handler(BaseHTTPRequestHandler):
     server_fake: FakeAnthropic
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the body waits for the
+    # client's delayed ACK (40 ms on Linux) on a kept-alive connection: a stall no real API has.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args) -> None:  # quiet
         pass

@@ -174,3 +174,23 @@ def test_review_cache_evicts_the_least_recently_used_first(tmp_path):
         assert "old-0" not in kept
     finally:
         cache.close()
+
+
+def test_review_cache_writes_in_groups_and_on_close(tmp_path):
+    from asyncreview.llm.cache import ReviewCache
+
+    review = {"verdict": "confirmed", "severity": "WARNING", "explanation": "x", "suggested_fix": ""}
+    cache = ReviewCache(tmp_path)
+    cache.put("first", review, {})
+    assert cache.store.get_many(["first"]) == {}  # not written yet ...
+    assert cache.get_many(["first"]) == {"first": review}  # ... but already served
+    for n in range(ReviewCache.FLUSH_EVERY - 1):
+        cache.put(f"k{n}", review, {})
+    assert set(cache.store.get_many(["first", "k0"])) == {"first", "k0"}  # a full group is written
+    cache.put("last", review, {})
+    cache.close()
+    reopened = ReviewCache(tmp_path)
+    try:
+        assert reopened.get_many(["first", "last"]) == {"first": review, "last": review}
+    finally:
+        reopened.close()
