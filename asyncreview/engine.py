@@ -165,17 +165,12 @@ class _Dispatcher(cst.CSTVisitor):
         if fields is not None and attribute in fields:
             self._call(fields[attribute], original_node)
 
-
     def walk(self, node: cst.CSTNode, enter_statement: Optional[Callable[[cst.CSTNode], None]] = None) -> None:
         """LibCST's visit, read-only: same callbacks in the same order, but no copy of the tree.
         CSTNode.visit rebuilds (and re-validates) every node it leaves, even for a visitor that
         changes nothing: that was a third of the time of a cold run."""
         kind = type(node)
-        handlers = self._visit.get(kind)
-        if handlers is None:
-            handlers = self._visit[kind] = self.table.get(f"visit_{kind.__name__}", [])
-        if handlers:
-            self._call(handlers, node)
+        self.on_visit(node)
         on_field = self._visit_field.get(kind)
         after_field = self._leave_field.get(kind)
         for name in child_fields(node):
