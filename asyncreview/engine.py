@@ -10,7 +10,7 @@ import json
 import re
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
 
@@ -18,7 +18,7 @@ from asyncreview import source as src
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.locate import Locator, forget as forget_positions
-from asyncreview.tree import SEQUENCES, SKIPPED_WHEN_NONE, child_fields, is_node
+from asyncreview.tree import SEQUENCES, SKIPPED_WHEN_NONE, TRIVIA, child_fields, is_node
 from asyncreview.rule import FileContext, Rule
 
 MAX_SNIPPET_LINES = 12
@@ -127,6 +127,9 @@ class _Dispatcher(cst.CSTVisitor):
                 hooks.setdefault(node_type, {})[attribute] = handlers
         if not (self._visit_field or self._leave_field):
             self.on_visit_attribute = self.on_leave_attribute = _ignore  # type: ignore[method-assign]
+        # No visitor looks at whitespace, comments or punctuation: the walk passes them by.
+        hooked = {getattr(cst, name.split("_")[1], None) for name in self.table}
+        self.passed_by: FrozenSet[type] = frozenset() if hooked & TRIVIA else TRIVIA
 
     def _call(self, handlers: list, node: cst.CSTNode) -> None:
         for index, method in handlers:
@@ -180,10 +183,11 @@ class _Dispatcher(cst.CSTVisitor):
             if on_field is not None and name in on_field:
                 self._call(on_field[name], node)
             if is_node(value):
-                self.walk(value)
+                if type(value) not in self.passed_by:
+                    self.walk(value)
             elif type(value) in SEQUENCES:
                 for child in value:
-                    if is_node(child):
+                    if is_node(child) and type(child) not in self.passed_by:
                         if enter_statement is not None and name == "body":
                             enter_statement(child)  # only given for the module: its statements
                         self.walk(child)

@@ -7,7 +7,7 @@ same children, in the same order, straight from the nodes' fields."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, FrozenSet, List, Tuple
 
 import libcst as cst
 
@@ -39,6 +39,28 @@ def child_fields(node: cst.CSTNode) -> Tuple[str, ...]:
 
 # LibCST skips the field callbacks for these when they are None (`x if x is not None else None`).
 SKIPPED_WHEN_NONE = frozenset({"format_spec"})
+
+
+def _subclasses(*bases: type) -> FrozenSet[type]:
+    found = set()
+    stack = list(bases)
+    while stack:
+        kind = stack.pop()
+        found.add(kind)
+        stack.extend(kind.__subclasses__())
+    return frozenset(found)
+
+
+# Whitespace, comments, operators and punctuation: two thirds of a tree's nodes. Their children are
+# of these types too (tests/test_walk.py checks), so a walk whose visitors hook none of them can
+# pass them by without visiting them.
+TRIVIA: FrozenSet[type] = _subclasses(
+    cst.BaseParenthesizableWhitespace, cst.EmptyLine, cst.TrailingWhitespace, cst.Comment, cst.Newline,
+    cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp,
+    cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.Asynchronous, cst.ImportStar,
+    cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
+    cst.LeftCurlyBrace, cst.RightCurlyBrace,
+)
 
 
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:

@@ -8,7 +8,7 @@ import libcst as cst
 import pytest
 
 from asyncreview.engine import _Dispatcher
-from asyncreview.tree import children
+from asyncreview.tree import TRIVIA, children
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = sorted([*REPO.glob("asyncreview/**/*.py"), *REPO.glob("fixtures/**/*.py"), *REPO.glob("examples/**/*.py")])
@@ -80,3 +80,25 @@ def _all_nodes(node: cst.CSTNode):
     yield node
     for child in node.children:
         yield from _all_nodes(child)
+
+
+@pytest.mark.parametrize("path", SOURCES[:40], ids=lambda p: str(p.relative_to(REPO)))
+def test_below_trivia_is_only_trivia(path):
+    """What the walk passes by (whitespace, comments, operators, punctuation) holds nothing else."""
+    for node in _all_nodes(cst.parse_module(path.read_text(encoding="utf-8"))):
+        if type(node) in TRIVIA:
+            inside = {type(child).__name__ for child in _all_nodes(node) if type(child) not in TRIVIA}
+            assert not inside, (type(node).__name__, inside)
+
+
+def test_the_built_in_rules_let_the_walk_pass_trivia_by():
+    from asyncreview import plugins
+    from asyncreview.config import Settings
+    from asyncreview.engine import _Tracker
+    from asyncreview.rule import FileContext
+
+    settings = Settings(target=(3, 9), target_origin="test", enabled=frozenset(plugins.all_codes()))
+    context = FileContext("x.py", "", settings)
+    visitors = [_Tracker(context)] + [rule(context) for rule in plugins.all_rules()]
+    assert _Dispatcher(visitors, on_crash=lambda index, error: None).passed_by == TRIVIA
+    assert _Dispatcher([Recorder()], on_crash=lambda index, error: None).passed_by == frozenset()
