@@ -114,8 +114,8 @@ class _Dispatcher(cst.CSTVisitor):
                 self.table.setdefault(name, []).append((index, method))
         self._visit: Dict[type, list] = {}
         self._leave: Dict[type, list] = {}
-        # Attribute hooks (`visit_If_body`) by node type, then field: LibCST calls both attribute
-        # callbacks for every child of every node, so the common miss must cost one dict lookup.
+        # Attribute hooks (`visit_If_body`) by node type, then field: the walk looks them up for
+        # every field of every node, so the common miss must cost one dict lookup.
         self._visit_field: Dict[type, Dict[str, list]] = {}
         self._leave_field: Dict[type, Dict[str, list]] = {}
         for name, handlers in self.table.items():
@@ -125,8 +125,6 @@ class _Dispatcher(cst.CSTVisitor):
             if attribute and isinstance(node_type, type):
                 hooks = self._visit_field if when == "visit" else self._leave_field
                 hooks.setdefault(node_type, {})[attribute] = handlers
-        if not (self._visit_field or self._leave_field):
-            self.on_visit_attribute = self.on_leave_attribute = _ignore  # type: ignore[method-assign]
         # No visitor looks at whitespace, comments or punctuation: the walk passes them by.
         hooked = {getattr(cst, name.split("_")[1], None) for name in self.table}
         self.passed_by: FrozenSet[type] = frozenset() if hooked & TRIVIA else TRIVIA
@@ -194,10 +192,6 @@ class _Dispatcher(cst.CSTVisitor):
             if after_field is not None and name in after_field:
                 self._call(after_field[name], node)
         self.on_leave(node)
-
-
-def _ignore(node: cst.CSTNode, attribute: str) -> None:
-    return None
 
 
 

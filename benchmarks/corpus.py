@@ -166,20 +166,25 @@ def ensure_corpus(cache_dir: str | os.PathLike[str] | None = None) -> Path:
         Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     )
     _check_outside_repo(cache)
+    src = fetch_pins(PINNED, cache)
+    _prune(src)
+    return src
+
+
+def fetch_pins(pins, cache: Path) -> Path:
+    """Download the wheels of `pins` that `<cache>/wheels` lacks and unpack each once into
+    `<cache>/src/<name>-<version>`; return `<cache>/src`."""
     wheels = cache / "wheels"
     src = cache / "src"
-
-    missing = [pin for pin in PINNED if _find_wheel(wheels, *_split_pin(pin)) is None]
+    missing = [pin for pin in pins if _find_wheel(wheels, *_split_pin(pin)) is None]
     if missing:
         _download(wheels, missing)
-
-    for pin in PINNED:
+    for pin in pins:
         name, version = _split_pin(pin)
         wheel = _find_wheel(wheels, name, version)
         if wheel is None:
             raise RuntimeError(f"pip did not produce a wheel for {pin} in {wheels}")
         _unpack(wheel, src / f"{name}-{version}")
-    _prune(src)
     return src
 
 

@@ -42,19 +42,9 @@ EXTRA_PINS = (
 
 
 def ensure_extra() -> Path:
-    from benchmarks.corpus import _download, _find_wheel, _split_pin, _unpack
+    from benchmarks.corpus import fetch_pins
 
-    wheels, src = EXTRA_CACHE / "wheels", EXTRA_CACHE / "src"
-    missing = [pin for pin in EXTRA_PINS if _find_wheel(wheels, *_split_pin(pin)) is None]
-    if missing:
-        _download(wheels, missing)
-    for pin in EXTRA_PINS:
-        name, version = _split_pin(pin)
-        wheel = _find_wheel(wheels, name, version)
-        if wheel is None:
-            raise SystemExit(f"pip did not produce a wheel for {pin} in {wheels}")
-        _unpack(wheel, src / f"{name}-{version}")
-    return src
+    return fetch_pins(EXTRA_PINS, EXTRA_CACHE)
 
 
 def run(corpora: List[Path]) -> List[Dict[str, Any]]:
