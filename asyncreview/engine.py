@@ -18,7 +18,7 @@ from asyncreview import source as src
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.locate import Locator, forget as forget_positions
-from asyncreview.tree import SEQUENCES, SKIPPED_WHEN_NONE, TRIVIA, child_fields, is_node
+from asyncreview.tree import SEQUENCES, SKIPPED_WHEN_NONE, TRIVIA, child_fields, collector_paused, is_node, parse_module
 from asyncreview.rule import FileContext, Rule
 
 MAX_SNIPPET_LINES = 12
@@ -214,16 +214,16 @@ class _Tracker(cst.BatchableCSTVisitor):
         self.names.add_import_from(node)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self.context.statements.append(node)
+        self.context.push_statement(node)
 
     def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self.context.statements.pop()
+        self.context.pop_statement()
 
     def _enter_compound(self, node: cst.CSTNode) -> None:
-        self.context.statements.append(node)
+        self.context.push_statement(node)
 
     def _leave_compound(self, node: cst.CSTNode) -> None:
-        self.context.statements.pop()
+        self.context.pop_statement()
 
     # A compound statement's header is its own statement; its body's statements push their own.
     visit_If = visit_While = visit_For = visit_With = visit_Try = visit_TryStar = _enter_compound
@@ -232,7 +232,7 @@ class _Tracker(cst.BatchableCSTVisitor):
     leave_Match = _leave_compound
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.context.statements.append(node)
+        self.context.push_statement(node)
         self.names.bind(node.name.value, None)
         self.names.push_scope()
         for param in [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]:
@@ -244,16 +244,16 @@ class _Tracker(cst.BatchableCSTVisitor):
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.names.pop_scope()
-        self.context.statements.pop()
+        self.context.pop_statement()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.context.statements.append(node)
+        self.context.push_statement(node)
         self.names.bind(node.name.value, None)
         self.names.push_scope()
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self.names.pop_scope()
-        self.context.statements.pop()
+        self.context.pop_statement()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.names.push_scope()
@@ -306,18 +306,23 @@ def analyze(data: bytes, settings: Settings, rules: Sequence[Type[Rule]], path: 
     pattern = _prefilter(chosen, settings)
     if pattern is not None and pattern.search(data) is None:
         return FileResult()
+    with collector_paused():
+        return _analyze_parsed(data, settings, chosen, path)
+
+
+def _analyze_parsed(data: bytes, settings: Settings, chosen: Tuple[Type[Rule], ...], path: str) -> FileResult:
     try:
         text = src.decode(data)
         tree = src.check_nesting(text)  # every file: depth is what makes LibCST crash or crawl
         try:
-            module = cst.parse_module(text)
+            module = parse_module(text)
         except cst.ParserSyntaxError as error:
             problem = src.SourceProblem("ARV001", f"syntax error: {error.message}", error.raw_line, error.raw_column + 1)
             if "\x0c" not in text:
                 raise problem from None
             try:  # LibCST rejects some valid form feeds in indentation
                 text = src.without_indent_form_feeds(text)
-                module = cst.parse_module(text)
+                module = parse_module(text)
             except cst.ParserSyntaxError:
                 raise problem from None
         except (RecursionError, MemoryError):

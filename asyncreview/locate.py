@@ -138,48 +138,95 @@ def compute_positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
 
 class Locator:
     """Positions of a few nodes without generating the whole module: each module-level statement
-    is generated on its own, anchored at the line Python's `ast` gives for it (the engine parses
-    every file with `ast` anyway, for its depth check). Without that tree (newer syntax than this
-    interpreter knows) or when the two trees do not line up, the whole module is generated."""
+    (and each member of a module-level class: big classes are common) is generated on its own,
+    anchored at the line Python's `ast` gives for it (the engine parses every file with `ast`
+    anyway, for its depth check). Without that tree (newer syntax than this interpreter knows)
+    or when the two trees do not line up, the whole module is generated."""
 
     def __init__(self, module: cst.Module, tree: Optional[ast.Module]) -> None:
         self.module = module
-        self.anchors = _anchors(module, tree) if tree is not None and _CodegenState is not None else None
+        self.tree = tree if _CodegenState is not None else None
+        self._anchors: Optional[Dict[cst.CSTNode, _Anchor]] = None
+        self.owners: Dict[cst.CSTNode, cst.CSTNode] = {}  # class member -> its module-level class
         self.done: Dict[cst.CSTNode, Tuple[Dict[cst.CSTNode, _Span], int]] = {}  # statement: (spans, shift)
 
+    @property
+    def anchors(self) -> Optional[Dict[cst.CSTNode, _Anchor]]:
+        """Computed on the first lookup: most files report nothing."""
+        if self._anchors is None and self.tree is not None:
+            self._anchors = _module_anchors(self.module, self.tree, self.owners)
+            if self._anchors is None:
+                self.tree = None
+        return self._anchors
+
     def where(self, node: cst.CSTNode, top: Optional[cst.CSTNode]) -> Optional[CodeRange]:
-        """The range of `node`, found inside module-level statement `top` (None: anywhere)."""
-        if self.anchors is None or top is None or top not in self.anchors:
+        """The range of `node`, found inside statement `top` (a module-level statement or a
+        member of a module-level class; None: anywhere)."""
+        anchors = self.anchors
+        if anchors is not None and top is not None and top not in anchors:
+            top = self.owners.get(top)  # a member of a class whose body did not line up
+        if anchors is None or top is None or top not in anchors:
             found = positions(self.module)
             return found[node] if node in found else None
         generated = self.done.get(top)
         if generated is None:
-            generated = self.done[top] = self._generate(top, self.anchors[top])
+            generated = self.done[top] = self._generate(top, anchors[top])
         spans, shift = generated
         span = spans.get(node)
-        if span is None:  # reported from outside the statement being walked (a leave_Module)
-            found = positions(self.module)
+        if span is None:
+            owner = self.owners.get(top)  # reported from the class around the member
+            if owner is not None:
+                return self.where(node, owner)
+            found = positions(self.module)  # reported from outside the statement being walked (a leave_Module)
             return found[node] if node in found else None
         (line, column), (end_line, end_column) = span
         return CodeRange(CodePosition(line + shift, column), CodePosition(end_line + shift, end_column))
 
-    def _generate(self, statement: cst.CSTNode, line: int) -> Tuple[Dict[cst.CSTNode, _Span], int]:
-        """The statement's spans counted from line 1, and what to add to put them at `line`."""
+    def _generate(self, statement: cst.CSTNode, anchor: _Anchor) -> Tuple[Dict[cst.CSTNode, _Span], int]:
+        """The statement's spans counted from line 1, and what to add to put them at its line."""
+        line, indent = anchor
         state = _State(self.module)
+        if indent is not None:
+            state.indent_tokens.append(indent)
         statement._codegen(state)
         first = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
         return state.spans, line - state.spans[first][0][0]
 
 
-def _anchors(module: cst.Module, tree: ast.Module) -> Optional[Dict[cst.CSTNode, int]]:
-    """The line of each module-level statement's first token, from `ast`; None if the two
-    parsers disagree on how many statements there are."""
-    body: Sequence[ast.stmt] = tree.body
-    anchors: Dict[cst.CSTNode, int] = {}
-    index = 0
+# A statement's line, from `ast`, and the indentation its block gives it (None at module level).
+_Anchor = Tuple[int, Optional[str]]
+
+
+def _module_anchors(
+    module: cst.Module, tree: ast.Module, owners: Dict[cst.CSTNode, cst.CSTNode]
+) -> Optional[Dict[cst.CSTNode, _Anchor]]:
+    """Anchors of the module's statements and of its classes' members; None if the two parsers
+    disagree on the module's statements (a class whose body they disagree on keeps only its own)."""
+    anchors = _anchors(module.body, tree.body, None)
+    if anchors is None:
+        return None
+    by_line = {node.lineno: node for node in tree.body if isinstance(node, ast.ClassDef)}
     for statement in module.body:
+        if not isinstance(statement, cst.ClassDef) or not isinstance(statement.body, cst.IndentedBlock):
+            continue
+        twin = by_line.get(anchors[statement][0])
+        block = statement.body
+        for member in block.body:
+            owners[member] = statement
+        if twin is not None:
+            indent = module.default_indent if block.indent is None else block.indent
+            anchors.update(_anchors(block.body, twin.body, indent) or {})
+    return anchors
+
+
+def _anchors(statements: Sequence[cst.CSTNode], body: Sequence[ast.stmt], indent: Optional[str]) -> Optional[Dict[cst.CSTNode, _Anchor]]:
+    """The line of each statement's first token, from `ast`; None if the two parsers disagree on
+    how many statements there are."""
+    anchors: Dict[cst.CSTNode, _Anchor] = {}
+    index = 0
+    for statement in statements:
         if index >= len(body):
             return None
-        anchors[statement] = body[index].lineno
+        anchors[statement] = (body[index].lineno, indent)
         index += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
     return anchors if index == len(body) else None

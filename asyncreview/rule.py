@@ -59,6 +59,17 @@ class FileContext:
     def enter_top_statement(self, statement: cst.CSTNode) -> None:
         self.top = statement
 
+    def push_statement(self, statement: cst.CSTNode) -> None:
+        statements = self.statements
+        if len(statements) == 1 and self.top is statements[0] and type(self.top) is cst.ClassDef:
+            self.top = statement  # a member of a module-level class: positions come through it
+        statements.append(statement)
+
+    def pop_statement(self) -> None:
+        statement = self.statements.pop()
+        if statement is self.top and self.statements:
+            self.top = self.statements[0]
+
 
 class Rule(cst.BatchableCSTVisitor):
     """Base class of every rule; subclasses are registered through the pluggy hook."""

@@ -26,6 +26,11 @@ AWKWARD = [
     "try:\n    pass\nexcept* ValueError as e:\n    raise\nfinally:\n    pass\n",
     "match p:\n    case [1, *rest] if rest:\n        pass\n    case {'k': v, **kw}:\n        pass\n",
     "x = 1 + \\\n    2\n",
+    # members of module-level classes are located on their own
+    "class C(B):\n  '''doc\n'''\n  # lead\n  @dec\n  def m(self): return 1; x = 2\n\n  a = b = [\n1]; c = 3\n\n"
+    "  class D:\n      async def n(self):\n          await x\n",
+    "class E: pass\nclass F:\n\tdef g(self):\n\t\ts = '''\nx'''\n\t\treturn s\n",
+    "@dataclass\nclass G(  # why\n    Base,\n):\n    if X:\n        y: int = 0\n    else:\n        z = 1\n",
 ]
 
 
@@ -59,7 +64,8 @@ def test_statement_by_statement_agrees_on_real_files(path):
 
 
 def _same_through_locator(text: str) -> None:
-    """Every node, located through its module-level statement, is where PositionProvider says."""
+    """Every node, located through its module-level statement, and every node of a module-level
+    class's member, located through that member, is where PositionProvider says."""
     module = cst.parse_module(text)
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     try:
@@ -68,11 +74,19 @@ def _same_through_locator(text: str) -> None:
         tree = None
     locator = Locator(module, tree)
     assert (locator.anchors is not None) == (tree is not None)
+    members = 0
     for statement in module.body:
         for node in _nodes_below(statement):
             assert locator.where(node, statement) == expected[node], type(node).__name__
+        if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
+            for member in statement.body.body:
+                members += 1
+                for node in _nodes_below(member):
+                    assert locator.where(node, member) == expected[node], type(node).__name__
+                # a node of the class outside the member, asked through the member
+                assert locator.where(statement.name, member) == expected[statement.name]
     if tree is not None:  # and none of it came from generating the whole module
-        assert len(locator.done) == len(module.body) and locate._last[0] is not module
+        assert len(locator.done) == len(module.body) + members and locate._last[0] is not module
 
 
 def _nodes_below(node: cst.CSTNode):
