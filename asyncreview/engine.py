@@ -18,7 +18,7 @@ from asyncreview import source as src
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.locate import Locator, forget as forget_positions
-from asyncreview.tree import SEQUENCES, SKIPPED_WHEN_NONE, TRIVIA, child_fields, collector_paused, is_node, parse_module
+from asyncreview.tree import NODE_TYPES, SKIPPED_WHEN_NONE, TRIVIA, collector_paused, fields_of, parse_module
 from asyncreview.rule import FileContext, Rule
 
 MAX_SNIPPET_LINES = 12
@@ -99,6 +99,10 @@ def _hooks(visitor: cst.BatchableCSTVisitor) -> Dict[str, Callable[[Any], None]]
     return found
 
 
+def _switched_off(node: cst.CSTNode) -> None:
+    pass
+
+
 class _Dispatcher(cst.CSTVisitor):
     """Calls every rule's visit_/leave_ methods in one walk; a rule that raises is switched off for
     the rest of the file and reported as an internal error, the others go on. Handlers are looked
@@ -107,13 +111,12 @@ class _Dispatcher(cst.CSTVisitor):
     def __init__(self, visitors: Sequence[cst.BatchableCSTVisitor], on_crash: Callable[[int, BaseException], None]):
         super().__init__()
         self.on_crash = on_crash
-        self.dead: set = set()
         self.table: Dict[str, List[Tuple[int, Callable[[Any], None]]]] = {}
         for index, visitor in enumerate(visitors):
             for name, method in _hooks(visitor).items():
                 self.table.setdefault(name, []).append((index, method))
-        self._visit: Dict[type, list] = {}
-        self._leave: Dict[type, list] = {}
+        # Per node type: (visit handlers, leave handlers, fields to walk, field hooks before and after).
+        self._plans: Dict[type, Tuple[list, list, Tuple[str, ...], Optional[Dict[str, list]], Optional[Dict[str, list]]]] = {}
         # Attribute hooks (`visit_If_body`) by node type, then field: the walk looks them up for
         # every field of every node, so the common miss must cost one dict lookup.
         self._visit_field: Dict[type, Dict[str, list]] = {}
@@ -127,32 +130,41 @@ class _Dispatcher(cst.CSTVisitor):
                 hooks.setdefault(node_type, {})[attribute] = handlers
         # No visitor looks at whitespace, comments or punctuation: the walk passes them by.
         hooked = {getattr(cst, name.split("_")[1], None) for name in self.table}
-        self.passed_by: FrozenSet[type] = frozenset() if hooked & TRIVIA else TRIVIA
+        self.walked: FrozenSet[type] = NODE_TYPES if hooked & TRIVIA else NODE_TYPES - TRIVIA
 
     def _call(self, handlers: list, node: cst.CSTNode) -> None:
         for index, method in handlers:
-            if index in self.dead:
-                continue
             try:
                 method(node)
             except Exception as error:  # noqa: BLE001 - one broken rule must not end the file
-                self.dead.add(index)
+                self._switch_off(index)
                 self.on_crash(index, error)
 
+    def _switch_off(self, index: int) -> None:
+        """Replace a crashed visitor's handlers in place (a list being called stays the same length)."""
+        for handlers in self.table.values():
+            for position, (owner, _) in enumerate(handlers):
+                if owner == index:
+                    handlers[position] = (owner, _switched_off)
+
+    def _plan(self, kind: type) -> tuple:
+        plan = self._plans[kind] = (
+            self.table.get(f"visit_{kind.__name__}", []),
+            self.table.get(f"leave_{kind.__name__}", []),
+            fields_of(kind),
+            self._visit_field.get(kind),
+            self._leave_field.get(kind),
+        )
+        return plan
+
     def on_visit(self, node: cst.CSTNode) -> bool:
-        kind = type(node)
-        handlers = self._visit.get(kind)
-        if handlers is None:
-            handlers = self._visit[kind] = self.table.get(f"visit_{kind.__name__}", [])
+        handlers = (self._plans.get(type(node)) or self._plan(type(node)))[0]
         if handlers:
             self._call(handlers, node)
         return True
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
-        kind = type(original_node)
-        handlers = self._leave.get(kind)
-        if handlers is None:
-            handlers = self._leave[kind] = self.table.get(f"leave_{kind.__name__}", [])
+        handlers = (self._plans.get(type(original_node)) or self._plan(type(original_node)))[1]
         if handlers:
             self._call(handlers, original_node)
 
@@ -170,30 +182,32 @@ class _Dispatcher(cst.CSTVisitor):
         """LibCST's visit, read-only: same callbacks in the same order, but no copy of the tree.
         CSTNode.visit rebuilds (and re-validates) every node it leaves, even for a visitor that
         changes nothing: that was a third of the time of a cold run."""
-        kind = type(node)
-        self.on_visit(node)
-        on_field = self._visit_field.get(kind)
-        after_field = self._leave_field.get(kind)
-        for name in child_fields(node):
+        plan = self._plans.get(type(node)) or self._plan(type(node))
+        visit, leave, fields, on_field, after_field = plan
+        if visit:
+            self._call(visit, node)
+        walked = self.walked
+        hooked = on_field is not None or after_field is not None
+        for name in fields:
             value = getattr(node, name)
-            if value is None and name in SKIPPED_WHEN_NONE:
-                continue
-            if on_field is not None and name in on_field:
-                self._call(on_field[name], node)
-            if is_node(value):
-                if type(value) not in self.passed_by:
-                    self.walk(value)
-            elif type(value) in SEQUENCES:
+            if hooked:
+                if value is None and name in SKIPPED_WHEN_NONE:
+                    continue
+                if on_field is not None and name in on_field:
+                    self._call(on_field[name], node)
+            kind = type(value)
+            if kind in walked:
+                self.walk(value)
+            elif kind is tuple or kind is list:
                 for child in value:
-                    if is_node(child) and type(child) not in self.passed_by:
+                    if type(child) in walked:
                         if enter_statement is not None and name == "body":
                             enter_statement(child)  # only given for the module: its statements
                         self.walk(child)
-            if after_field is not None and name in after_field:
+            if hooked and after_field is not None and name in after_field:
                 self._call(after_field[name], node)
-        self.on_leave(node)
-
-
+        if leave:
+            self._call(leave, node)
 
 
 _SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)

@@ -14,24 +14,13 @@ from typing import Any, Dict, FrozenSet, Iterator, List, Tuple
 import libcst as cst
 from libcst._nodes.base import CSTNode
 
-SEQUENCES = (tuple, list)
-_NODE_TYPES: Dict[type, bool] = {}
 _FIELD_ORDER: Dict[type, Tuple[str, ...]] = {}
 
 
-def is_node(value: Any) -> bool:
-    kind = type(value)
-    known = _NODE_TYPES.get(kind)
-    if known is None:
-        known = _NODE_TYPES[kind] = isinstance(value, cst.CSTNode)
-    return known
-
-
-def child_fields(node: cst.CSTNode) -> Tuple[str, ...]:
+def fields_of(kind: type) -> Tuple[str, ...]:
     """The fields LibCST's `_visit_and_replace_children` visits, in its order: the field names it
     passes to `visit_required(self, "name", ...)` and friends are its first string constants.
     (Keyword names of the rebuilt node are a tuple constant, so they do not get in the way.)"""
-    kind = type(node)
     fields = _FIELD_ORDER.get(kind)
     if fields is None:
         names = {field.name for field in dataclasses.fields(kind)}
@@ -54,6 +43,9 @@ def _subclasses(*bases: type) -> FrozenSet[type]:
     return frozenset(found)
 
 
+NODE_TYPES: FrozenSet[type] = _subclasses(cst.CSTNode)
+
+
 # Whitespace, comments, operators and punctuation: two thirds of a tree's nodes. Their children are
 # of these types too (tests/test_walk.py checks), so a walk whose visitors hook none of them can
 # pass them by without visiting them.
@@ -69,12 +61,13 @@ TRIVIA: FrozenSet[type] = _subclasses(
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """`node.children`, without rebuilding `node`."""
     found: List[cst.CSTNode] = []
-    for name in child_fields(node):
+    for name in fields_of(type(node)):
         value = getattr(node, name)
-        if is_node(value):
+        kind = type(value)
+        if kind in NODE_TYPES:
             found.append(value)
-        elif type(value) in SEQUENCES:
-            found.extend(child for child in value if is_node(child))
+        elif kind is tuple or kind is list:
+            found.extend(child for child in value if type(child) in NODE_TYPES)
     return found
 
 

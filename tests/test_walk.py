@@ -8,7 +8,7 @@ import libcst as cst
 import pytest
 
 from asyncreview.engine import _Dispatcher
-from asyncreview.tree import TRIVIA, children
+from asyncreview.tree import NODE_TYPES, TRIVIA, children
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = sorted([*REPO.glob("asyncreview/**/*.py"), *REPO.glob("fixtures/**/*.py"), *REPO.glob("examples/**/*.py")])
@@ -100,5 +100,5 @@ def test_the_built_in_rules_let_the_walk_pass_trivia_by():
     settings = Settings(target=(3, 9), target_origin="test", enabled=frozenset(plugins.all_codes()))
     context = FileContext("x.py", "", settings)
     visitors = [_Tracker(context)] + [rule(context) for rule in plugins.all_rules()]
-    assert _Dispatcher(visitors, on_crash=lambda index, error: None).passed_by == TRIVIA
-    assert _Dispatcher([Recorder()], on_crash=lambda index, error: None).passed_by == frozenset()
+    assert _Dispatcher(visitors, on_crash=lambda index, error: None).walked == NODE_TYPES - TRIVIA
+    assert _Dispatcher([Recorder()], on_crash=lambda index, error: None).walked == NODE_TYPES
