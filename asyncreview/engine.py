@@ -228,16 +228,16 @@ class _Tracker(cst.BatchableCSTVisitor):
         self.names.add_import_from(node)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self.context.push_statement(node)
+        self.context.statements.append(node)
 
     def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self.context.pop_statement()
+        self.context.statements.pop()
 
     def _enter_compound(self, node: cst.CSTNode) -> None:
-        self.context.push_statement(node)
+        self.context.statements.append(node)
 
     def _leave_compound(self, node: cst.CSTNode) -> None:
-        self.context.pop_statement()
+        self.context.statements.pop()
 
     # A compound statement's header is its own statement; its body's statements push their own.
     visit_If = visit_While = visit_For = visit_With = visit_Try = visit_TryStar = _enter_compound
@@ -246,7 +246,7 @@ class _Tracker(cst.BatchableCSTVisitor):
     leave_Match = _leave_compound
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.context.push_statement(node)
+        self.context.statements.append(node)
         self.names.bind(node.name.value, None)
         self.names.push_scope()
         for param in [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]:
@@ -258,16 +258,16 @@ class _Tracker(cst.BatchableCSTVisitor):
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.names.pop_scope()
-        self.context.pop_statement()
+        self.context.statements.pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.context.push_statement(node)
+        self.context.statements.append(node)
         self.names.bind(node.name.value, None)
         self.names.push_scope()
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self.names.pop_scope()
-        self.context.pop_statement()
+        self.context.statements.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.names.push_scope()
@@ -402,11 +402,11 @@ def _locate(module: cst.Module, context: FileContext) -> List[Finding]:
     findings = []
     seen = set()
     for report in context.reports:
-        where = locator.where(report.node, report.top)
+        where = locator.where(report.node, report.place)
         if where is None:
             continue
         start, end = where.start, where.end
-        statement = locator.where(report.statement, report.top)
+        statement = locator.where(report.statement, report.place)
         key = (report.code, start.line, start.column, report.message)
         if key in seen:
             continue

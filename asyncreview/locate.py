@@ -137,96 +137,131 @@ def compute_positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
 
 
 class Locator:
-    """Positions of a few nodes without generating the whole module: each module-level statement
-    (and each member of a module-level class: big classes are common) is generated on its own,
-    anchored at the line Python's `ast` gives for it (the engine parses every file with `ast`
-    anyway, for its depth check). Without that tree (newer syntax than this interpreter knows)
-    or when the two trees do not line up, the whole module is generated."""
+    """Positions of a few nodes without generating the whole module. A node is found through the
+    statements around it (`FileContext.place`), innermost first: each is generated on its own,
+    anchored at the line Python's `ast` gives for its twin (the engine parses every file with
+    `ast` anyway, for its depth check) and indented as its blocks indent it. Without that tree
+    (newer syntax than this interpreter knows) or when the two trees do not line up, the whole
+    module is generated."""
 
     def __init__(self, module: cst.Module, tree: Optional[ast.Module]) -> None:
         self.module = module
         self.tree = tree if _CodegenState is not None else None
-        self._anchors: Optional[Dict[cst.CSTNode, _Anchor]] = None
-        self.owners: Dict[cst.CSTNode, cst.CSTNode] = {}  # class member -> its module-level class
+        self._twins: Optional[Dict[cst.CSTNode, _Twin]] = None
         self.done: Dict[cst.CSTNode, Tuple[Dict[cst.CSTNode, _Span], int]] = {}  # statement: (spans, shift)
 
     @property
-    def anchors(self) -> Optional[Dict[cst.CSTNode, _Anchor]]:
-        """Computed on the first lookup: most files report nothing."""
-        if self._anchors is None and self.tree is not None:
-            self._anchors = _module_anchors(self.module, self.tree, self.owners)
-            if self._anchors is None:
+    def twins(self) -> Optional[Dict[cst.CSTNode, _Twin]]:
+        """Module-level statements paired with `ast`'s, on the first lookup (most files report
+        nothing); statements inside them are paired as lookups reach them."""
+        if self._twins is None and self.tree is not None:
+            self._twins = _pair_block(self.module.body, self.tree.body, ())
+            if self._twins is None:
                 self.tree = None
-        return self._anchors
+        return self._twins
 
-    def where(self, node: cst.CSTNode, top: Optional[cst.CSTNode]) -> Optional[CodeRange]:
-        """The range of `node`, found inside statement `top` (a module-level statement or a
-        member of a module-level class; None: anywhere)."""
-        anchors = self.anchors
-        if anchors is not None and top is not None and top not in anchors:
-            top = self.owners.get(top)  # a member of a class whose body did not line up
-        if anchors is None or top is None or top not in anchors:
-            found = positions(self.module)
-            return found[node] if node in found else None
-        generated = self.done.get(top)
-        if generated is None:
-            generated = self.done[top] = self._generate(top, anchors[top])
-        spans, shift = generated
-        span = spans.get(node)
-        if span is None:
-            owner = self.owners.get(top)  # reported from the class around the member
-            if owner is not None:
-                return self.where(node, owner)
-            found = positions(self.module)  # reported from outside the statement being walked (a leave_Module)
-            return found[node] if node in found else None
-        (line, column), (end_line, end_column) = span
-        return CodeRange(CodePosition(line + shift, column), CodePosition(end_line + shift, end_column))
+    def where(self, node: cst.CSTNode, place: Sequence[cst.CSTNode] = ()) -> Optional[CodeRange]:
+        """The range of `node`, found inside the innermost of `place` (statements, outermost
+        first) that holds it; anywhere when `place` is empty."""
+        for statement, (twin, indent, anchored) in reversed(self._chain(place)):
+            if not anchored:
+                continue
+            generated = self.done.get(statement)
+            if generated is None:
+                generated = self.done[statement] = self._generate(statement, twin.lineno, indent)
+            spans, shift = generated
+            span = spans.get(node)
+            if span is not None:
+                (line, column), (end_line, end_column) = span
+                return CodeRange(CodePosition(line + shift, column), CodePosition(end_line + shift, end_column))
+        found = positions(self.module)  # reported from outside the statements being walked (a leave_Module)
+        return found[node] if node in found else None
 
-    def _generate(self, statement: cst.CSTNode, anchor: _Anchor) -> Tuple[Dict[cst.CSTNode, _Span], int]:
-        """The statement's spans counted from line 1, and what to add to put them at its line."""
-        line, indent = anchor
+    def _chain(self, place: Sequence[cst.CSTNode]) -> List[Tuple[cst.CSTNode, _Twin]]:
+        """The statements of `place` that have a twin, outermost first, stopping at the first
+        that has none (a statement a rule put there out of order, or trees that disagree)."""
+        twins = self.twins
+        if twins is None or not place:
+            return []
+        chain: List[Tuple[cst.CSTNode, _Twin]] = []
+        parent: Optional[cst.CSTNode] = None
+        for statement in place:
+            twin = twins.get(statement)
+            if twin is None and parent is not None:
+                twins.update(_pair_children(parent, twins[parent], self.module.default_indent))
+                twin = twins.get(statement)
+            if twin is None:
+                break
+            chain.append((statement, twin))
+            parent = statement
+        return chain
+
+    def _generate(self, statement: cst.CSTNode, line: int, indent: Tuple[str, ...]) -> Tuple[Dict[cst.CSTNode, _Span], int]:
+        """The statement's spans counted from line 1, and what to add to put them at `line`."""
         state = _State(self.module)
-        if indent is not None:
-            state.indent_tokens.append(indent)
+        state.indent_tokens.extend(indent)
         statement._codegen(state)
         first = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
         return state.spans, line - state.spans[first][0][0]
 
 
-# A statement's line, from `ast`, and the indentation its block gives it (None at module level).
-_Anchor = Tuple[int, Optional[str]]
+# A statement's twin in `ast` (for a line of statements, the first one's), the indentation its
+# blocks give it, and whether it can be generated on its own (an `elif` cannot: it would say `if`).
+_Twin = Tuple[ast.AST, Tuple[str, ...], bool]
+_TRY_STAR = getattr(ast, "TryStar", None)
+_TWIN_TYPES: Dict[type, Tuple[type, ...]] = {
+    cst.FunctionDef: (ast.FunctionDef, ast.AsyncFunctionDef),
+    cst.ClassDef: (ast.ClassDef,),
+    cst.If: (ast.If,),
+    cst.For: (ast.For, ast.AsyncFor),
+    cst.While: (ast.While,),
+    cst.With: (ast.With, ast.AsyncWith),
+    cst.Try: (ast.Try,),
+    cst.TryStar: (_TRY_STAR,) if _TRY_STAR is not None else (),
+    cst.Match: (getattr(ast, "Match", type(None)),),
+}
 
 
-def _module_anchors(
-    module: cst.Module, tree: ast.Module, owners: Dict[cst.CSTNode, cst.CSTNode]
-) -> Optional[Dict[cst.CSTNode, _Anchor]]:
-    """Anchors of the module's statements and of its classes' members; None if the two parsers
-    disagree on the module's statements (a class whose body they disagree on keeps only its own)."""
-    anchors = _anchors(module.body, tree.body, None)
-    if anchors is None:
-        return None
-    by_line = {node.lineno: node for node in tree.body if isinstance(node, ast.ClassDef)}
-    for statement in module.body:
-        if not isinstance(statement, cst.ClassDef) or not isinstance(statement.body, cst.IndentedBlock):
-            continue
-        twin = by_line.get(anchors[statement][0])
-        block = statement.body
-        for member in block.body:
-            owners[member] = statement
-        if twin is not None:
-            indent = module.default_indent if block.indent is None else block.indent
-            anchors.update(_anchors(block.body, twin.body, indent) or {})
-    return anchors
-
-
-def _anchors(statements: Sequence[cst.CSTNode], body: Sequence[ast.stmt], indent: Optional[str]) -> Optional[Dict[cst.CSTNode, _Anchor]]:
-    """The line of each statement's first token, from `ast`; None if the two parsers disagree on
-    how many statements there are."""
-    anchors: Dict[cst.CSTNode, _Anchor] = {}
+def _pair_block(statements: Sequence[cst.CSTNode], body: Sequence[ast.stmt], indent: Tuple[str, ...]) -> Optional[Dict[cst.CSTNode, _Twin]]:
+    """Each statement of a block with its `ast` twin; None if the two parsers disagree on how
+    many statements the block holds."""
+    twins: Dict[cst.CSTNode, _Twin] = {}
     index = 0
     for statement in statements:
         if index >= len(body):
             return None
-        anchors[statement] = (body[index].lineno, indent)
+        twins[statement] = (body[index], indent, True)
         index += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
-    return anchors if index == len(body) else None
+    return twins if index == len(body) else None
+
+
+def _pair_children(parent: cst.CSTNode, parent_twin: _Twin, default_indent: str) -> Dict[cst.CSTNode, _Twin]:
+    """The twins of the statements in a compound statement's blocks (empty when the two trees
+    disagree about it)."""
+    twin, indent, _ = parent_twin
+    if not isinstance(twin, _TWIN_TYPES.get(type(parent), ())):
+        return {}
+    blocks: List[Tuple[Any, Sequence[ast.stmt]]] = [(parent.body, twin.body)] if not isinstance(parent, cst.Match) else []
+    found: Dict[cst.CSTNode, _Twin] = {}
+    if isinstance(parent, (cst.If, cst.For, cst.While, cst.Try, cst.TryStar)) and parent.orelse is not None:
+        if isinstance(parent.orelse, cst.If):  # elif: the same indentation, not generated alone
+            if len(twin.orelse) == 1 and isinstance(twin.orelse[0], ast.If):
+                found[parent.orelse] = (twin.orelse[0], indent, False)
+        else:
+            blocks.append((parent.orelse.body, twin.orelse))
+    if isinstance(parent, (cst.Try, cst.TryStar)):
+        if len(parent.handlers) != len(twin.handlers):
+            return found
+        blocks.extend((handler.body, twin_handler.body) for handler, twin_handler in zip(parent.handlers, twin.handlers))
+        if parent.finalbody is not None:
+            blocks.append((parent.finalbody.body, twin.finalbody))
+    if isinstance(parent, cst.Match):  # its cases are indented once more than `match`
+        if len(parent.cases) != len(twin.cases):
+            return found
+        indent = indent + (parent.indent if parent.indent is not None else default_indent,)
+        blocks.extend((case.body, twin_case.body) for case, twin_case in zip(parent.cases, twin.cases))
+    for block, body in blocks:
+        if isinstance(block, cst.IndentedBlock):
+            inner = indent + (block.indent if block.indent is not None else default_indent,)
+            found.update(_pair_block(block.body, body, inner) or {})
+    return found

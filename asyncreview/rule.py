@@ -16,16 +16,16 @@ from asyncreview.names import NameResolver
 
 
 class Report:
-    __slots__ = ("node", "code", "message", "severity", "statement", "snippet_extra", "top")
+    __slots__ = ("node", "code", "message", "severity", "statement", "snippet_extra", "place")
 
-    def __init__(self, node, code, message, severity, statement, snippet_extra="", top=None):
+    def __init__(self, node, code, message, severity, statement, snippet_extra="", place=()):
         self.node = node
         self.code = code
         self.message = message
         self.severity = severity
         self.statement = statement
         self.snippet_extra = snippet_extra
-        self.top = top  # the module-level statement holding `node`: positions are found through it
+        self.place = place  # the statements around `node` (FileContext.place): positions are found through them
 
 
 class FileContext:
@@ -54,21 +54,18 @@ class FileContext:
         if code not in self.settings.enabled:
             return
         statement = self.statements[-1] if self.statements else node
-        self.reports.append(Report(node, code, message, severity, statement, snippet_extra, self.top))
+        self.reports.append(Report(node, code, message, severity, statement, snippet_extra, self.place))
 
     def enter_top_statement(self, statement: cst.CSTNode) -> None:
         self.top = statement
 
-    def push_statement(self, statement: cst.CSTNode) -> None:
-        statements = self.statements
-        if len(statements) == 1 and self.top is statements[0] and type(self.top) is cst.ClassDef:
-            self.top = statement  # a member of a module-level class: positions come through it
-        statements.append(statement)
-
-    def pop_statement(self) -> None:
-        statement = self.statements.pop()
-        if statement is self.top and self.statements:
-            self.top = self.statements[0]
+    @property
+    def place(self) -> Tuple[cst.CSTNode, ...]:
+        """The statements around the node being visited, outermost first (between statements:
+        the module-level statement being walked): the locator generates the innermost alone."""
+        if self.statements:
+            return tuple(self.statements)
+        return (self.top,) if self.top is not None else ()
 
 
 class Rule(cst.BatchableCSTVisitor):

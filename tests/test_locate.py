@@ -31,6 +31,13 @@ AWKWARD = [
     "  class D:\n      async def n(self):\n          await x\n",
     "class E: pass\nclass F:\n\tdef g(self):\n\t\ts = '''\nx'''\n\t\treturn s\n",
     "@dataclass\nclass G(  # why\n    Base,\n):\n    if X:\n        y: int = 0\n    else:\n        z = 1\n",
+    # statements nested in every kind of block, each block indented its own way
+    "async def f():\n  try:\n      x = 1\n  except* E:\n         pass\n  else:\n   # c\n   y = 2\n  finally:\n        z = 3\n"
+    "  for a in b:\n    pass\n  else:\n    c = 4\n  while d:\n     break\n  else:\n     e = 5\n"
+    "  async with g() as h, i:\n      async for j in h:\n          await j\n"
+    "  if k:\n      l = 1\n  elif m:\n      n = 2\n  elif o: p = 3\n  else:\n      q = \\\n        4\n",
+    "def outer():\n    @dec\n    def inner():\n        match v:\n            case 1:\n                w = 1; x = 2\n"
+    "            case _:\n                  pass\n    return inner\n",
 ]
 
 
@@ -63,9 +70,24 @@ def test_statement_by_statement_agrees_on_real_files(path):
     _same_through_locator(path.read_text(encoding="utf-8"))
 
 
+_STATEMENTS = (cst.SimpleStatementLine, cst.If, cst.While, cst.For, cst.With, cst.Try, cst.TryStar, cst.Match,
+               cst.FunctionDef, cst.ClassDef)
+
+
+def _places(node: cst.CSTNode, place=()):
+    """(statement, the statements around it and itself, outermost first), as the engine keeps them."""
+    for child in node.children:
+        if isinstance(child, _STATEMENTS):
+            inner = place + (child,)
+            yield child, inner
+            yield from _places(child, inner)
+        else:
+            yield from _places(child, place)
+
+
 def _same_through_locator(text: str) -> None:
-    """Every node, located through its module-level statement, and every node of a module-level
-    class's member, located through that member, is where PositionProvider says."""
+    """Every node, located through the statements around it, is where PositionProvider says,
+    and not one of them needs the whole module generated."""
     module = cst.parse_module(text)
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     try:
@@ -73,23 +95,31 @@ def _same_through_locator(text: str) -> None:
     except SyntaxError:  # newer syntax than this interpreter: the locator generates everything
         tree = None
     locator = Locator(module, tree)
-    assert (locator.anchors is not None) == (tree is not None)
-    members = 0
-    for statement in module.body:
+    assert (locator.twins is not None) == (tree is not None)
+    for statement, place in _places(module):
         for node in _nodes_below(statement):
-            assert locator.where(node, statement) == expected[node], type(node).__name__
-        if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
-            for member in statement.body.body:
-                members += 1
-                for node in _nodes_below(member):
-                    assert locator.where(node, member) == expected[node], type(node).__name__
-                # a node of the class outside the member, asked through the member
-                assert locator.where(statement.name, member) == expected[statement.name]
-    if tree is not None:  # and none of it came from generating the whole module
-        assert len(locator.done) == len(module.body) + members and locate._last[0] is not module
+            if isinstance(node, _STATEMENTS) and node is not statement:
+                continue  # located through its own place
+            assert locator.where(node, place) == expected[node], type(node).__name__
+        # a node outside the innermost statement, asked through it: found further out
+        assert locator.where(place[0], place) == expected[place[0]]
+    if tree is not None:
+        assert locate._last[0] is not module
 
 
 def _nodes_below(node: cst.CSTNode):
     yield node
     for child in node.children:
         yield from _nodes_below(child)
+
+
+def test_a_node_deep_in_a_big_function_generates_only_its_own_statement():
+    body = "".join(f"    x{i} = call({i})\n" for i in range(200))
+    text = f"def big():\n{body}    if x:\n        for y in z:\n            target(y)\n"
+    module = cst.parse_module(text)
+    locator = Locator(module, ast.parse(text))
+    *_, (statement, place) = _places(module)
+    call = statement.body[0].value
+    assert isinstance(call, cst.Call)
+    assert locator.where(call, place).start.line == 204
+    assert list(locator.done) == [statement]

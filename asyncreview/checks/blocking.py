@@ -374,7 +374,7 @@ class BlockingCalls(Rule):
             return
         if function.kind == "async":
             statement = self.context.statements[-1] if self.context.statements else node
-            self.sites.setdefault(function.key, []).append((node, ref, statement, self.context.top))
+            self.sites.setdefault(function.key, []).append((node, ref, statement, self.context.place))
         else:
             self.calls.setdefault(function.key, set()).add(ref)
 
@@ -406,7 +406,7 @@ class BlockingCalls(Rule):
             return  # a suggestion-level entry is not enough to call a whole helper blocking
         known = self.direct.get(function.key)
         if known is None or _RANK[entry.severity.value] > _RANK[known[2].severity.value]:
-            self.direct[function.key] = (node, callee, entry, self.context.top)
+            self.direct[function.key] = (node, callee, entry, self.context.place)
 
     def _project_ref(self, func: cst.BaseExpression, callee: Optional[str]) -> Optional[str]:
         """`@key` for a function of this file, a qualified name for one imported from elsewhere."""
@@ -437,34 +437,34 @@ class BlockingCalls(Rule):
         locator = self.context.locator
         lines = self.context.text.splitlines()
 
-        def where(target: cst.CSTNode, top: Optional[cst.CSTNode]) -> List[int]:
-            spot = locator.where(target, top)
+        def where(target: cst.CSTNode, place: Tuple[cst.CSTNode, ...]) -> List[int]:
+            spot = locator.where(target, place)
             return [spot.start.line, spot.start.column + 1, spot.end.line, spot.end.column + 1]
 
-        for key, (call, callee, entry, top) in self.direct.items():
-            line = where(call, top)
+        for key, (call, callee, entry, place) in self.direct.items():
+            line = where(call, place)
             summary["direct"][key] = line + [callee, entry.severity.value, entry.alternative, lines[line[0] - 1].strip()]
         graph = Graph({"": summary}, max_depth=_depth(self.context.settings), local_only=True)
         for key, found in self.sites.items():
             kept = []
-            for call, ref, statement, top in found:
+            for call, ref, statement, place in found:
                 chain, complete = graph.chain("", key, ref)
                 if chain is not None:
-                    self._report_chain(call, statement, key, chain, top)
+                    self._report_chain(call, statement, key, chain, place)
                 elif not complete:
-                    spot = where(call, top)
-                    statement_at = locator.where(statement, top)
+                    spot = where(call, place)
+                    statement_at = locator.where(statement, place)
                     stmt_line = statement_at.start.line if statement_at is not None else spot[0]
                     text = "\n".join(lines[spot[0] - 1 : min(spot[2], spot[0] + 11)])
                     kept.append([ref] + spot + [stmt_line, text])
             if kept:
                 summary["sites"][key] = kept
 
-    def _report_chain(self, call: cst.Call, statement: cst.CSTNode, key: str, chain: List[Link], top: Optional[cst.CSTNode]) -> None:
+    def _report_chain(self, call: cst.Call, statement: cst.CSTNode, key: str, chain: List[Link], place: Tuple[cst.CSTNode, ...]) -> None:
         if "ARV202" not in self.context.settings.enabled:
             return
         message, severity, extra = describe(key, chain, "")
-        self.context.reports.append(Report(call, "ARV202", message, severity, statement, extra, top))
+        self.context.reports.append(Report(call, "ARV202", message, severity, statement, extra, place))
 
     # -- the project join ----------------------------------------------------------------------
     @classmethod
