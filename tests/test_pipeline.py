@@ -48,3 +48,27 @@ def test_own_source_passes_own_rules(cli):
     result = cli("--no-cache", "asyncreview", "benchmarks", "tests", cwd=REPO)
     assert result.code == 0, result.out
     assert "no findings" in result.out
+
+
+def test_each_rule_runs_only_on_files_its_own_prefilter_admits():
+    from asyncreview.engine import analyze
+    from asyncreview.rule import Rule
+
+    started = []
+
+    def rule(name, pattern, joins=False):
+        def __init__(self, context):
+            Rule.__init__(self, context)
+            started.append(name)
+
+        body = {"codes": (f"ARV99{name[-1]}",), "family": name, "__init__": __init__,
+                "prefilter": classmethod(lambda cls, settings: pattern)}
+        if joins:
+            body["project_findings"] = classmethod(lambda cls, files, settings: [])
+        return type(name, (Rule,), body)
+
+    rules = [rule("word1", rb"\bapple\b"), rule("word2", rb"\bpear\b"), rule("join3", rb"\bplum\b", joins=True),
+             rule("none4", None)]
+    settings = settings_for(rules)
+    analyze(b"apple = 1\n", settings, rules)
+    assert started == ["word1", "join3", "none4"]  # a joining rule and one without a prefilter always run

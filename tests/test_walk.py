@@ -1,6 +1,7 @@
 """The engine's read-only walk must call visitors exactly as LibCST's own visit does."""
 
 import dataclasses
+import gc
 from pathlib import Path
 from typing import List, Tuple
 
@@ -8,7 +9,7 @@ import libcst as cst
 import pytest
 
 from asyncreview.engine import _Dispatcher
-from asyncreview.tree import NODE_TYPES, TRIVIA, children
+from asyncreview.tree import NODE_TYPES, TRIVIA, children, collector_paused, parse_module
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = sorted([*REPO.glob("asyncreview/**/*.py"), *REPO.glob("fixtures/**/*.py"), *REPO.glob("examples/**/*.py")])
@@ -102,3 +103,29 @@ def test_the_built_in_rules_let_the_walk_pass_trivia_by():
     visitors = [_Tracker(context)] + [rule(context) for rule in plugins.all_rules()]
     assert _Dispatcher(visitors, on_crash=lambda index, error: None).walked == NODE_TYPES - TRIVIA
     assert _Dispatcher([Recorder()], on_crash=lambda index, error: None).walked == NODE_TYPES
+
+
+@pytest.mark.parametrize("text", EXTRA + [p.read_text(encoding="utf-8") for p in SOURCES[:40]])
+def test_parsing_without_validation_builds_the_same_tree(text):
+    assert parse_module(text).deep_equals(cst.parse_module(text))
+
+
+def test_validation_is_back_after_parsing_even_when_parsing_fails():
+    parse_module("x = 1\n")
+    with pytest.raises(cst.ParserSyntaxError):
+        parse_module("def (:\n")
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")  # LibCST's own check, for whoever builds nodes after us
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_the_collector_comes_back_as_it_was(collecting):
+    (gc.enable if collecting else gc.disable)()
+    try:
+        with pytest.raises(ZeroDivisionError):
+            with collector_paused():
+                assert not gc.isenabled()
+                1 / 0
+        assert gc.isenabled() == collecting
+    finally:
+        gc.enable()
