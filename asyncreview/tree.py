@@ -78,7 +78,8 @@ def _no_validation(self: CSTNode) -> None:
 def parse_module(text: str) -> cst.Module:
     """`libcst.parse_module` without the `_validate()` every node runs from `__post_init__`: it
     only checks what the parser has already guaranteed, at an eighth of the parse's cost
-    (benchmarks/README.md). The trees are equal (tests/test_walk.py)."""
+    (benchmarks/README.md). The trees are equal (tests/test_walk.py). Nodes another thread builds
+    meanwhile go unvalidated too; asyncreview parses on one thread per process."""
     validate = CSTNode.__dict__["__post_init__"]
     CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]
     try:
