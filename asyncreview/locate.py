@@ -9,7 +9,7 @@ up. tests/test_locate.py checks it against PositionProvider node for node."""
 from __future__ import annotations
 
 import ast
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange
@@ -148,6 +148,7 @@ class Locator:
         self.module = module
         self.tree = tree if _CodegenState is not None else None
         self._twins: Optional[Dict[cst.CSTNode, _Twin]] = None
+        self.paired: Set[cst.CSTNode] = set()  # compound statements whose blocks are in `twins`
         self.done: Dict[cst.CSTNode, Tuple[Dict[cst.CSTNode, _Span], int]] = {}  # statement: (spans, shift)
 
     @property
@@ -187,7 +188,8 @@ class Locator:
         parent: Optional[cst.CSTNode] = None
         for statement in place:
             twin = twins.get(statement)
-            if twin is None and parent is not None:
+            if twin is None and parent is not None and parent not in self.paired:
+                self.paired.add(parent)
                 twins.update(_pair_children(parent, twins[parent], self.module.default_indent))
                 twin = twins.get(statement)
             if twin is None:

@@ -22,7 +22,6 @@ from asyncreview.config import (
     Settings,
     effective_settings,
     fail_threshold,
-    find_config,
     is_relevant_pyproject,
     read_pyproject,
 )

@@ -1,7 +1,6 @@
 """The command line end to end, in subprocesses: exit codes, JSON shape, config discovery and
 errors, target inference, noqa, bad input."""
 
-import json
 from pathlib import Path
 
 import pytest
