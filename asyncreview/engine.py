@@ -333,8 +333,7 @@ def _own_prefilters(rules: Tuple[Type[Rule], ...], settings: Settings) -> Tuple[
     found = []
     for rule in rules:
         pattern = rule.prefilter(settings)
-        joins = rule.project_findings.__func__ is not Rule.project_findings.__func__  # type: ignore[attr-defined]
-        found.append((rule, re.compile(pattern) if pattern is not None and not joins else None))
+        found.append((rule, re.compile(pattern) if pattern is not None and not rule.joins_files() else None))
     return tuple(found)
 
 

@@ -210,7 +210,8 @@ class Locator:
 # A statement's twin in `ast` (for a line of statements, the first one's), the indentation its
 # blocks give it, and whether it can be generated on its own (an `elif` cannot: it would say `if`).
 _Twin = Tuple[ast.AST, Tuple[str, ...], bool]
-_TRY_STAR = getattr(ast, "TryStar", None)
+_TRY_STAR = getattr(ast, "TryStar", None)  # Python 3.11+
+_MATCH = getattr(ast, "Match", None)  # Python 3.10+
 _TWIN_TYPES: Dict[type, Tuple[type, ...]] = {
     cst.FunctionDef: (ast.FunctionDef, ast.AsyncFunctionDef),
     cst.ClassDef: (ast.ClassDef,),
@@ -220,7 +221,7 @@ _TWIN_TYPES: Dict[type, Tuple[type, ...]] = {
     cst.With: (ast.With, ast.AsyncWith),
     cst.Try: (ast.Try,),
     cst.TryStar: (_TRY_STAR,) if _TRY_STAR is not None else (),
-    cst.Match: (getattr(ast, "Match", type(None)),),
+    cst.Match: (_MATCH,) if _MATCH is not None else (),
 }
 
 

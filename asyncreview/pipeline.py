@@ -26,7 +26,6 @@ from asyncreview.config import (
     read_pyproject,
 )
 from asyncreview.engine import FileResult, analyze, diagnostic, finding_record
-from asyncreview.rule import Rule
 from asyncreview.finding import Finding, Severity
 from asyncreview.source import is_suppressed
 
@@ -393,7 +392,7 @@ def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Set
     the same contents and settings join to the same findings, so those are cached too: a warm run
     then never decodes a summary."""
     joining = [r for r in rules if any(code in s.enabled for s in settings_by_path.values() for code in r.codes)
-               and r.project_findings.__func__ is not Rule.project_findings.__func__]
+               and r.joins_files()]
     if not joining:
         return []
     memo_key = None

@@ -108,6 +108,11 @@ class Rule(cst.BatchableCSTVisitor):
         self.context.report(node, code, message, severity, snippet_extra)
 
     @classmethod
+    def joins_files(cls) -> bool:
+        """Whether this rule overrides `project_findings` (and so needs every parsed file's summary)."""
+        return cls.project_findings.__func__ is not Rule.project_findings.__func__  # type: ignore[attr-defined]
+
+    @classmethod
     def project_findings(cls, files: Dict[str, Any], settings: Dict[str, Settings]) -> List[Finding]:
         """Findings that need the whole project: `files` maps each path to its summary for this
         family. Runs once, after the pool."""
