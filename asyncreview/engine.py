@@ -297,43 +297,40 @@ class _Tracker(cst.BatchableCSTVisitor):
             self.names.bind(node.asname.name.value, value_type)
 
 
-@functools.lru_cache(maxsize=64)
-def _prefilter(rules: Tuple[Type[Rule], ...], settings: Settings) -> Optional["re.Pattern[bytes]"]:
-    patterns = []
-    for rule in rules:
-        pattern = rule.prefilter(settings)
-        if pattern is None:
-            return None
-        patterns.append(pattern)
-    return re.compile(b"|".join(b"(?:%s)" % p for p in patterns)) if patterns else re.compile(b"(?!)")
-
-
 def active_rules(rules: Sequence[Type[Rule]], settings: Settings) -> Tuple[Type[Rule], ...]:
     return tuple(rule for rule in rules if any(code in settings.enabled for code in rule.codes))
 
 
 def analyze(data: bytes, settings: Settings, rules: Sequence[Type[Rule]], path: str = "") -> FileResult:
     """Analyze one file's bytes. Never raises for anything the file contains."""
-    chosen = active_rules(rules, settings)
-    if not chosen:
+    running = admitted_rules(data, active_rules(rules, settings), settings)
+    if not running:
         return FileResult()
-    pattern = _prefilter(chosen, settings)
-    if pattern is not None and pattern.search(data) is None:
-        return FileResult()
-    running = tuple(rule for rule, own in _own_prefilters(chosen, settings) if own is None or own.search(data))
     with collector_paused():
         return _analyze_parsed(data, settings, running, path)
 
 
+def admitted_rules(data: bytes, rules: Tuple[Type[Rule], ...], settings: Settings) -> Tuple[Type[Rule], ...]:
+    """The rules to run on this file: none when no rule's prefilter admits it (it is not even
+    parsed). Half the lines of real projects need no compat, resources or retry pass. A rule
+    that joins files runs on every parsed file, as the join's module lookup expects a summary
+    from each."""
+    gates = _gates(rules, settings)
+    admits = [patterns is None or any(p.search(data) for p in patterns) for _, patterns in gates]
+    if not any(admits):
+        return ()
+    return tuple(rule for (rule, _), admitted in zip(gates, admits) if admitted or rule.joins_files())
+
+
 @functools.lru_cache(maxsize=64)
-def _own_prefilters(rules: Tuple[Type[Rule], ...], settings: Settings) -> Tuple[Tuple[Type[Rule], Optional["re.Pattern[bytes]"]], ...]:
-    """Each rule runs only on files its own prefilter admits: half the lines of real projects need
-    no compat, resources or retry pass. A rule that joins files after the pool always runs, so
-    every parsed file has its summary, as the join's module lookup expects."""
+def _gates(rules: Tuple[Type[Rule], ...], settings: Settings) -> Tuple[Tuple[Type[Rule], Optional[Tuple["re.Pattern[bytes]", ...]]], ...]:
     found = []
     for rule in rules:
         pattern = rule.prefilter(settings)
-        found.append((rule, re.compile(pattern) if pattern is not None and not rule.joins_files() else None))
+        if pattern is None:
+            found.append((rule, None))
+        else:
+            found.append((rule, tuple(re.compile(p) for p in ((pattern,) if isinstance(pattern, bytes) else pattern))))
     return tuple(found)
 
 

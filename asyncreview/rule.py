@@ -5,7 +5,8 @@ Rules know nothing of reporters, caches or the command line; they read their kno
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Optional, Tuple
+import re
+from typing import Any, ClassVar, Dict, Iterable, List, Optional, Tuple, Union
 
 import libcst as cst
 
@@ -13,6 +14,44 @@ from asyncreview.catalogue import RuleDoc, rule_docs
 from asyncreview.config import OptionValidator, Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.names import NameResolver
+
+
+# A bytes regex, or several: the file is admitted when any of them matches.
+Prefilter = Union[bytes, Tuple[bytes, ...]]
+
+
+def any_word(words: Iterable[str], whole: bool = True, ignore_case: bool = False) -> bytes:
+    """A prefilter regex for any of `words` (whole words, or anywhere when not `whole`), shaped for
+    Python's regex engine: alternatives share their prefixes, so most positions fail on one
+    letter, and a case-blind search starts from a class of first letters the engine scans for
+    quickly (a plain `(?i:a|b|c)` tries every word at every position, 5x slower on real code)."""
+    spelled = sorted({w.lower() if ignore_case else w for w in words if w})
+    if not whole:  # a word that contains another adds nothing to a substring search
+        spelled = [w for w in spelled if not any(o != w and o in w for o in spelled)]
+    if not whole and ignore_case:
+        firsts: Dict[str, List[str]] = {}
+        for word in spelled:
+            firsts.setdefault(word[0], []).append(word[1:])
+        letters = "".join(re.escape(c.upper() + c if c.isalpha() else c) for c in firsts)
+        tails = "|".join(f"(?<={re.escape(c)}){_trie(rest)}" for c, rest in firsts.items())
+        return f"[{letters}](?i:{tails})".encode()
+    trie = f"(?i:{_trie(spelled)})" if ignore_case else _trie(spelled)
+    return (rf"\b{trie}\b" if whole else trie).encode()
+
+
+def _trie(words: List[str]) -> str:
+    """`(?:a(?:b|c)|d)` for ab, ac, d; an empty word makes its group optional."""
+    groups: Dict[str, List[str]] = {}
+    for word in words:
+        if word:
+            groups.setdefault(word[0], []).append(word[1:])
+    branches = [re.escape(first) + _trie(rest) for first, rest in groups.items()]
+    if not branches:
+        return ""
+    body = f"(?:{'|'.join(branches)})" if len(branches) > 1 else branches[0]
+    if "" in words:
+        return f"(?:{body})?"
+    return body
 
 
 class Report:
@@ -81,8 +120,9 @@ class Rule(cst.BatchableCSTVisitor):
         self.context = context
 
     @classmethod
-    def prefilter(cls, settings: Settings) -> Optional[bytes]:
-        """A bytes regex the raw file must match for this rule to find anything (None: always)."""
+    def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
+        """A bytes regex (or a tuple of them, any of which admits) the raw file must match for this
+        rule to find anything; None: every file. `any_word` builds a fast one from a word list."""
         return None
 
     @classmethod

@@ -2,12 +2,16 @@
 
 import faulthandler
 import os
+import re
 from pathlib import Path
+
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from asyncreview import pipeline
 from asyncreview.config import Overrides
 from asyncreview.testing import settings_for
 from asyncreview import plugins
+from asyncreview.rule import any_word
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -68,7 +72,24 @@ def test_each_rule_runs_only_on_files_its_own_prefilter_admits():
         return type(name, (Rule,), body)
 
     rules = [rule("word1", rb"\bapple\b"), rule("word2", rb"\bpear\b"), rule("join3", rb"\bplum\b", joins=True),
-             rule("none4", None)]
+             rule("none4", None), rule("either5", (rb"\bkiwi\b", rb"\bapple\b")), rule("either6", (rb"fig", rb"kiwi"))]
     settings = settings_for(rules)
     analyze(b"apple = 1\n", settings, rules)
-    assert started == ["word1", "join3", "none4"]  # a joining rule and one without a prefilter always run
+    # a joining rule and one without a prefilter always run; a tuple admits when any pattern matches
+    assert started == ["word1", "join3", "none4", "either5"]
+
+
+_WORD = st.text(alphabet="abAB_1xyz", min_size=1, max_size=5)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(words=st.lists(_WORD, min_size=1, max_size=6), text=st.text(alphabet="abAB_1xyz .(\n", max_size=40),
+       whole=st.booleans(), ignore_case=st.booleans())
+def test_any_word_matches_exactly_what_the_plain_alternation_matches(words, text, whole, ignore_case):
+    """The fast shape of a word prefilter admits the same files as the obvious regex."""
+    alternation = "|".join(re.escape(w) for w in words)
+    plain = rf"\b(?:{alternation})\b" if whole else f"(?:{alternation})"
+    plain_pattern = re.compile(plain.encode(), re.IGNORECASE if ignore_case else 0)
+    fast = re.compile(any_word(words, whole=whole, ignore_case=ignore_case))
+    data = text.encode()
+    assert bool(fast.search(data)) == bool(plain_pattern.search(data)), fast.pattern

@@ -14,7 +14,7 @@ import libcst as cst
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings, Version, format_version, parse_version
 from asyncreview.names import dotted_name
-from asyncreview.rule import Rule
+from asyncreview.rule import Prefilter, Rule, any_word
 
 ALWAYS: Version = (99, 0)  # a guard that covers every version (try/except ImportError, TYPE_CHECKING)
 _GUARD_EXCEPTIONS = {"ImportError", "ModuleNotFoundError", "AttributeError", "NameError", "Exception", "BaseException"}
@@ -69,13 +69,12 @@ class VersionCompat(Rule):
     options = {"extend-api-versions": _extend_api_versions}
 
     @classmethod
-    def prefilter(cls, settings: Settings) -> Optional[bytes]:
+    def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
         tables = _tables(settings)
         words: Set[str] = set(tables["builtin"])
         for section in ("api", "keyword", "removed", "removed-keyword"):
             words.update(name.split(".")[0] for name in tables[section])
-        alternation = "|".join(sorted(re.escape(w) for w in words))
-        return rb"\b(?:" + alternation.encode() + rb")\b|except\s*\*|with\s*\("
+        return any_word(words), rb"except\s*\*|with\s*\("
 
     def __init__(self, context) -> None:
         super().__init__(context)

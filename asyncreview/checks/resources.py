@@ -17,7 +17,7 @@ import libcst as cst
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name
-from asyncreview.rule import Rule
+from asyncreview.rule import Prefilter, Rule, any_word
 from asyncreview.tree import children
 
 Entry = Dict[str, Any]
@@ -257,13 +257,12 @@ class Resources(Rule):
     options = {"extend-resource-constructors": _extend_constructors, "extend-lock-types": _extend_locks}
 
     @classmethod
-    def prefilter(cls, settings: Settings) -> Optional[bytes]:
+    def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
         tables = _tables(settings)
         words = {name.rsplit(".", 1)[-1] for name in tables.constructors}
         words.update(name.rsplit(".", 1)[-1] for name in tables.spawners)
         words.add("acquire")
-        alternation = "|".join(sorted(re.escape(w) for w in words))
-        return rb"\b(?:" + alternation.encode() + rb")\b"
+        return any_word(words)
 
     def __init__(self, context) -> None:
         super().__init__(context)

@@ -16,7 +16,7 @@ import libcst as cst
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name
-from asyncreview.rule import Rule
+from asyncreview.rule import Prefilter, Rule, any_word
 from asyncreview.tree import children
 
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -143,14 +143,15 @@ class BroadRetry(Rule):
     options = {"extend-retry-helpers": _extend_helpers}
 
     @classmethod
-    def prefilter(cls, settings: Settings) -> Optional[bytes]:
+    def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
         # A retry word (every helper's module or name spells one), or both `except` and a
         # sleep somewhere in the file.
         tables = _tables(settings)
         words = set(tables.keywords) | set(tables.prefilter)
         words.update(name.rsplit(".", 1)[-1] for name in tables.extra_names)
-        alternation = "|".join(sorted(re.escape(w) for w in words)).encode()
-        return rb"(?i:" + alternation + rb")|(?s:\A(?=.*?\bexcept\b)(?=.*?sleep))"
+        # Greedy lookaheads, `sleep` first: most files have no sleep, and `.*` runs to the end at
+        # once before trying it backwards (the lazy `.*?` tries it at every step, 8x slower).
+        return any_word(words, whole=False, ignore_case=True), rb"(?s:\A(?=.*sleep)(?=.*\bexcept\b))"
 
     def __init__(self, context) -> None:
         super().__init__(context)
