@@ -6,7 +6,6 @@ how to recognise the guards that make a use safe."""
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import libcst as cst

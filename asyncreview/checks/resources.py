@@ -9,7 +9,6 @@ function's already-parsed subtree once."""
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
