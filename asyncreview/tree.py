@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-from typing import Dict, FrozenSet, Iterator, List, Tuple
+import inspect
+import keyword
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 import libcst as cst
 from libcst._nodes.base import CSTNode
@@ -75,11 +77,75 @@ def _no_validation(self: CSTNode) -> None:
     pass
 
 
+_FACTORY = getattr(dataclasses, "_HAS_DEFAULT_FACTORY", object())
+# The constructors `dataclass` wrote, for each class that got a quick one (tests compare the two).
+LIBCST_CONSTRUCTORS: Dict[type, Callable[..., None]] = {}
+_quick_constructors: List[bool] = []
+
+
+def _install_quick_constructors() -> None:
+    """Give every node class an `__init__` that sets its slots through their descriptors: the one
+    `dataclass(frozen=True)` writes calls `object.__setattr__` for every field, and the parser
+    builds ~12 nodes a line, which made construction a fifth of the parse. Same parameters,
+    defaults, factories and `__post_init__` call; a class whose `__init__` or fields are not
+    what this expects keeps its own."""
+    if _quick_constructors:
+        return
+    _quick_constructors.append(True)
+    for kind in NODE_TYPES:
+        quick = _quick_constructor(kind)
+        if quick is not None:
+            LIBCST_CONSTRUCTORS[kind] = kind.__dict__["__init__"]
+            kind.__init__ = quick  # type: ignore[misc]
+
+
+def _quick_constructor(kind: type) -> Optional[Callable[..., None]]:
+    generated = kind.__dict__.get("__init__")
+    if generated is None or generated.__code__.co_filename != "<string>":  # not dataclass-made
+        return None
+    scope: Dict[str, Any] = {"_FACTORY": _FACTORY}
+    params: List[str] = []
+    body: List[str] = []
+    for index, field in enumerate(dataclasses.fields(kind)):
+        slot = next((c.__dict__[field.name] for c in kind.__mro__ if field.name in c.__dict__), None)
+        # NODE_TYPES also holds the slot-less classes LibCST's add_slots replaced, until collected
+        if not field.init or getattr(field, "kw_only", False) is True or type(slot).__name__ != "member_descriptor":
+            return None
+        if not field.name.isidentifier() or keyword.iskeyword(field.name):  # only names go into the source
+            return None
+        scope[f"_set{index}"] = slot.__set__
+        value = field.name
+        if field.default is not dataclasses.MISSING:
+            scope[f"_default{index}"] = field.default
+            params.append(f"{field.name}=_default{index}")
+        elif field.default_factory is not dataclasses.MISSING:
+            scope[f"_factory{index}"] = field.default_factory
+            params.append(f"{field.name}=_FACTORY")
+            value = f"_factory{index}() if {field.name} is _FACTORY else {field.name}"
+        else:
+            params.append(field.name)
+        body.append(f"    _set{index}(self, {value})")
+    if "__post_init__" in generated.__code__.co_names:
+        body.append("    self.__post_init__()")
+    exec(f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body or ["    pass"]), scope)  # noqa: S102
+    quick = scope["__init__"]
+    quick.__qualname__ = generated.__qualname__
+    quick.__annotations__ = dict(generated.__annotations__)
+    if _parameters(quick) != _parameters(generated):
+        return None
+    return quick
+
+
+def _parameters(function: Callable[..., None]) -> List[Tuple[str, Any, Any]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
 def parse_module(text: str) -> cst.Module:
     """`libcst.parse_module` without the `_validate()` every node runs from `__post_init__`: it
     only checks what the parser has already guaranteed, at an eighth of the parse's cost
     (benchmarks/README.md). The trees are equal (tests/test_walk.py). Nodes another thread builds
     meanwhile go unvalidated too; asyncreview parses on one thread per process."""
+    _install_quick_constructors()
     validate = CSTNode.__dict__["__post_init__"]
     CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]
     try:

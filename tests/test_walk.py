@@ -1,7 +1,9 @@
 """The engine's read-only walk must call visitors exactly as LibCST's own visit does."""
 
+import contextlib
 import dataclasses
 import gc
+import inspect
 from pathlib import Path
 from typing import List, Tuple
 
@@ -9,7 +11,7 @@ import libcst as cst
 import pytest
 
 from asyncreview.engine import _Dispatcher
-from asyncreview.tree import NODE_TYPES, TRIVIA, children, collector_paused, parse_module
+from asyncreview.tree import LIBCST_CONSTRUCTORS, NODE_TYPES, TRIVIA, children, collector_paused, parse_module
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = sorted([*REPO.glob("asyncreview/**/*.py"), *REPO.glob("fixtures/**/*.py"), *REPO.glob("examples/**/*.py")])
@@ -108,6 +110,48 @@ def test_the_built_in_rules_let_the_walk_pass_trivia_by():
 @pytest.mark.parametrize("text", EXTRA + [p.read_text(encoding="utf-8") for p in SOURCES[:40]])
 def test_parsing_without_validation_builds_the_same_tree(text):
     assert parse_module(text).deep_equals(cst.parse_module(text))
+
+
+@contextlib.contextmanager
+def _libcsts_own_constructors():
+    quick = {kind: kind.__dict__["__init__"] for kind in LIBCST_CONSTRUCTORS}
+    for kind, own in LIBCST_CONSTRUCTORS.items():
+        kind.__init__ = own
+    try:
+        yield
+    finally:
+        for kind, constructor in quick.items():
+            kind.__init__ = constructor
+
+
+@pytest.mark.parametrize("text", EXTRA + [p.read_text(encoding="utf-8") for p in SOURCES[:40]])
+def test_quick_constructors_build_the_trees_libcsts_own_build(text):
+    quick = parse_module(text)
+    assert cst.Name.__init__ is not LIBCST_CONSTRUCTORS[cst.Name]
+    with _libcsts_own_constructors():
+        own = cst.parse_module(text)
+    assert quick.deep_equals(own)
+
+
+def test_every_node_class_gets_a_quick_constructor_with_libcsts_signature():
+    """A LibCST whose classes no longer look as expected shows here, not as a silent slowdown."""
+    parse_module("x = 1\n")
+    public = [k for k in vars(cst).values() if isinstance(k, type) and issubclass(k, cst.CSTNode) and "__init__" in k.__dict__]
+    assert len(public) > 150
+    for kind in public:
+        assert kind in LIBCST_CONSTRUCTORS, kind
+        assert inspect.signature(kind.__init__) == inspect.signature(LIBCST_CONSTRUCTORS[kind]), kind
+
+
+def test_quick_constructors_keep_defaults_fresh_and_arguments_checked():
+    parse_module("x = 1\n")
+    first, second = cst.Add(), cst.Add()
+    assert first.whitespace_before.deep_equals(cst.SimpleWhitespace(" ")) and first.whitespace_before is not second.whitespace_before
+    assert cst.Name(value="x", lpar=[cst.LeftParen()], rpar=[cst.RightParen()]).deep_equals(cst.parse_expression("(x)"))
+    with pytest.raises(TypeError):
+        cst.Name()
+    with pytest.raises(TypeError):
+        cst.Name("x", nope=1)
 
 
 def test_validation_is_back_after_parsing_even_when_parsing_fails():
