@@ -256,6 +256,10 @@ class VersionCompat(Rule):
         return True
 
     def visit_Name(self, node: cst.Name) -> None:
+        # Only a table builtin or an imported name can name something in the tables (a bare name
+        # qualifies through the imports alone): most names leave here, before any lookup.
+        if node.value not in self.tables["builtin"] and node.value not in self.names.aliases:
+            return
         if id(node) in self.not_references or self._in_lazy_annotation():
             return
         builtin = self.names.builtin(node)
