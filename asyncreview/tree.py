@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import inspect
 import keyword
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
@@ -81,6 +80,10 @@ _FACTORY = getattr(dataclasses, "_HAS_DEFAULT_FACTORY", object())
 # The constructors `dataclass` wrote, for each class that got a quick one (tests compare the two).
 LIBCST_CONSTRUCTORS: Dict[type, Callable[..., None]] = {}
 _quick_constructors: List[bool] = []
+# Compiling the quick constructors costs ~20 ms, which ~250 KB of parsing pays back: a process
+# gets them once it has parsed this many characters (one file, as pre-commit runs it, never pays).
+QUICK_CONSTRUCTORS_AFTER = 256 * 1024
+_parsed: List[int] = [0]  # characters this process has parsed
 
 
 def _install_quick_constructors() -> None:
@@ -92,18 +95,27 @@ def _install_quick_constructors() -> None:
     if _quick_constructors:
         return
     _quick_constructors.append(True)
-    for kind in NODE_TYPES:
-        quick = _quick_constructor(kind)
-        if quick is not None:
-            LIBCST_CONSTRUCTORS[kind] = kind.__dict__["__init__"]
-            kind.__init__ = quick  # type: ignore[misc]
+    scope: Dict[str, Any] = {"_FACTORY": _FACTORY}
+    sources = {kind: _quick_source(kind, f"_{number}", scope) for number, kind in enumerate(NODE_TYPES)}
+    exec("\n".join(source for source in sources.values() if source), scope)  # noqa: S102
+    for number, (kind, source) in enumerate(sources.items()):
+        if source is None:
+            continue
+        generated, quick = kind.__dict__["__init__"], scope[f"_init_{number}"]
+        if not _same_parameters(quick, generated):
+            continue
+        quick.__qualname__ = generated.__qualname__
+        quick.__annotations__ = dict(generated.__annotations__)
+        LIBCST_CONSTRUCTORS[kind] = generated
+        kind.__init__ = quick  # type: ignore[misc]
 
 
-def _quick_constructor(kind: type) -> Optional[Callable[..., None]]:
+def _quick_source(kind: type, suffix: str, scope: Dict[str, Any]) -> Optional[str]:
+    """The source of `kind`'s quick `__init__`, named `_init{suffix}`; what it needs goes into
+    `scope` under names ending in `suffix`. None when the class is not what this expects."""
     generated = kind.__dict__.get("__init__")
     if generated is None or generated.__code__.co_filename != "<string>":  # not dataclass-made
         return None
-    scope: Dict[str, Any] = {"_FACTORY": _FACTORY}
     params: List[str] = []
     body: List[str] = []
     for index, field in enumerate(dataclasses.fields(kind)):
@@ -113,31 +125,35 @@ def _quick_constructor(kind: type) -> Optional[Callable[..., None]]:
             return None
         if not field.name.isidentifier() or keyword.iskeyword(field.name):  # only names go into the source
             return None
-        scope[f"_set{index}"] = slot.__set__
+        setter = f"_set{suffix}_{index}"
+        scope[setter] = slot.__set__
         value = field.name
         if field.default is not dataclasses.MISSING:
-            scope[f"_default{index}"] = field.default
-            params.append(f"{field.name}=_default{index}")
+            scope[f"_default{suffix}_{index}"] = field.default
+            params.append(f"{field.name}=_default{suffix}_{index}")
         elif field.default_factory is not dataclasses.MISSING:
-            scope[f"_factory{index}"] = field.default_factory
+            scope[f"_factory{suffix}_{index}"] = field.default_factory
             params.append(f"{field.name}=_FACTORY")
-            value = f"_factory{index}() if {field.name} is _FACTORY else {field.name}"
+            value = f"_factory{suffix}_{index}() if {field.name} is _FACTORY else {field.name}"
         else:
             params.append(field.name)
-        body.append(f"    _set{index}(self, {value})")
+        body.append(f"    {setter}(self, {value})")
     if "__post_init__" in generated.__code__.co_names:
         body.append("    self.__post_init__()")
-    exec(f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body or ["    pass"]), scope)  # noqa: S102
-    quick = scope["__init__"]
-    quick.__qualname__ = generated.__qualname__
-    quick.__annotations__ = dict(generated.__annotations__)
-    if _parameters(quick) != _parameters(generated):
-        return None
-    return quick
+    return f"def _init{suffix}(self, {', '.join(params)}):\n" + "\n".join(body or ["    pass"]) + "\n"
 
 
-def _parameters(function: Callable[..., None]) -> List[Tuple[str, Any, Any]]:
-    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+def _same_parameters(quick: Callable[..., None], generated: Callable[..., None]) -> bool:
+    """Same positional parameters, in order, with the very same default objects."""
+    mine, theirs = quick.__code__, generated.__code__
+    defaults, their_defaults = quick.__defaults__ or (), generated.__defaults__ or ()
+    return (
+        mine.co_argcount == theirs.co_argcount
+        and theirs.co_kwonlyargcount == 0
+        and mine.co_varnames[: mine.co_argcount] == theirs.co_varnames[: theirs.co_argcount]
+        and len(defaults) == len(their_defaults)
+        and all(a is b for a, b in zip(defaults, their_defaults))
+    )
 
 
 def parse_module(text: str) -> cst.Module:
@@ -145,7 +161,9 @@ def parse_module(text: str) -> cst.Module:
     only checks what the parser has already guaranteed, at an eighth of the parse's cost
     (benchmarks/README.md). The trees are equal (tests/test_walk.py). Nodes another thread builds
     meanwhile go unvalidated too; asyncreview parses on one thread per process."""
-    _install_quick_constructors()
+    if _parsed[0] >= QUICK_CONSTRUCTORS_AFTER:
+        _install_quick_constructors()
+    _parsed[0] += len(text)
     validate = CSTNode.__dict__["__post_init__"]
     CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]
     try:

@@ -4,6 +4,8 @@ import contextlib
 import dataclasses
 import gc
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 from typing import List, Tuple
 
@@ -11,6 +13,7 @@ import libcst as cst
 import pytest
 
 from asyncreview.engine import _Dispatcher
+from asyncreview import tree
 from asyncreview.tree import LIBCST_CONSTRUCTORS, NODE_TYPES, TRIVIA, children, collector_paused, parse_module
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,8 +127,13 @@ def _libcsts_own_constructors():
             kind.__init__ = constructor
 
 
+@pytest.fixture
+def quick_constructors():
+    tree._install_quick_constructors()  # what a process does once it has parsed enough
+
+
 @pytest.mark.parametrize("text", EXTRA + [p.read_text(encoding="utf-8") for p in SOURCES[:40]])
-def test_quick_constructors_build_the_trees_libcsts_own_build(text):
+def test_quick_constructors_build_the_trees_libcsts_own_build(text, quick_constructors):
     quick = parse_module(text)
     assert cst.Name.__init__ is not LIBCST_CONSTRUCTORS[cst.Name]
     with _libcsts_own_constructors():
@@ -133,9 +141,8 @@ def test_quick_constructors_build_the_trees_libcsts_own_build(text):
     assert quick.deep_equals(own)
 
 
-def test_every_node_class_gets_a_quick_constructor_with_libcsts_signature():
+def test_every_node_class_gets_a_quick_constructor_with_libcsts_signature(quick_constructors):
     """A LibCST whose classes no longer look as expected shows here, not as a silent slowdown."""
-    parse_module("x = 1\n")
     public = [k for k in vars(cst).values() if isinstance(k, type) and issubclass(k, cst.CSTNode) and "__init__" in k.__dict__]
     assert len(public) > 150
     for kind in public:
@@ -143,8 +150,7 @@ def test_every_node_class_gets_a_quick_constructor_with_libcsts_signature():
         assert inspect.signature(kind.__init__) == inspect.signature(LIBCST_CONSTRUCTORS[kind]), kind
 
 
-def test_quick_constructors_keep_defaults_fresh_and_arguments_checked():
-    parse_module("x = 1\n")
+def test_quick_constructors_keep_defaults_fresh_and_arguments_checked(quick_constructors):
     first, second = cst.Add(), cst.Add()
     assert first.whitespace_before.deep_equals(cst.SimpleWhitespace(" ")) and first.whitespace_before is not second.whitespace_before
     assert cst.Name(value="x", lpar=[cst.LeftParen()], rpar=[cst.RightParen()]).deep_equals(cst.parse_expression("(x)"))
@@ -152,6 +158,21 @@ def test_quick_constructors_keep_defaults_fresh_and_arguments_checked():
         cst.Name()
     with pytest.raises(TypeError):
         cst.Name("x", nope=1)
+
+
+def test_a_process_compiles_quick_constructors_only_once_it_has_parsed_enough():
+    script = (
+        "import libcst as cst\n"
+        "from asyncreview import tree\n"
+        "own = cst.Name.__init__\n"
+        "tree.parse_module('x = 1\\n')\n"
+        "print(cst.Name.__init__ is own)\n"
+        "tree.parse_module('x = 1\\n' * (tree.QUICK_CONSTRUCTORS_AFTER // 6))\n"
+        "tree.parse_module('y = 2\\n')\n"
+        "print(cst.Name.__init__ is own, tree.LIBCST_CONSTRUCTORS[cst.Name] is own)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["True", "False", "True"], done.stderr
 
 
 def test_validation_is_back_after_parsing_even_when_parsing_fails():
