@@ -26,7 +26,7 @@ import threading
 import time
 import tokenize
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from benchmarks import corpus
 
@@ -130,7 +130,23 @@ def measure(command: Sequence[str], cwd: Optional[Path] = None, env: Optional[Di
 
 
 def best_of(repeat: int, command: Sequence[str], **kwargs: Any) -> Dict[str, Any]:
-    runs = [measure(command, **kwargs) for _ in range(max(1, repeat))]
+    return _best([measure(command, **kwargs) for _ in range(max(1, repeat))])
+
+
+def interleaved(repeat: int, measurements: Dict[str, Callable[[], Dict[str, Any]]],
+                log: Callable[[str], None]) -> Dict[str, Dict[str, Any]]:
+    """Every measurement once per round, `repeat` rounds, the best run of each counts. Rounds,
+    not one tool's runs back to back: a machine that slows down for a minute (a shared VM does)
+    then slows a run of each tool, not every run of one, and the ratios stay true."""
+    runs: Dict[str, List[Dict[str, Any]]] = {name: [] for name in measurements}
+    for number in range(max(1, repeat)):
+        for name, run in measurements.items():
+            log(f"round {number + 1}/{max(1, repeat)}: {name} ...")
+            runs[name].append(run())
+    return {name: _best(found) for name, found in runs.items()}
+
+
+def _best(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
     best = min(runs, key=lambda r: r["seconds"])
     summary = dict(best)
     summary["runs"] = [round(r["seconds"], 4) for r in runs]
@@ -253,41 +269,42 @@ def run_benchmarks(args: argparse.Namespace) -> Dict[str, Any]:
         listing.write_text("\n".join(str(f) for f in files), encoding="utf-8")
         base = [asyncreview, "--exit-zero", "--format", "json", "--jobs", str(jobs)]
 
-        def ours(name: str, paths: List[str], cache: Path, extra: Sequence[str] = (), times: int = repeat,
-                 memory: bool = False) -> Dict[str, Any]:
-            report = work / f"{name}.json"
-            result = best_of(times, [*base, *extra, "-o", str(report), *paths], cwd=root, env=_env(cache),
-                             sample_memory=memory)
-            result.update(_asyncreview_files(report))
-            return result
+        def ours(name: str, paths: List[str], cache: Path, extra: Sequence[str] = (),
+                 memory: bool = False) -> Callable[[], Dict[str, Any]]:
+            def run() -> Dict[str, Any]:
+                report = work / f"{name}.json"
+                result = measure([*base, *extra, "-o", str(report), *paths], cwd=root, env=_env(cache),
+                                 sample_memory=memory)
+                result.update(_asyncreview_files(report))
+                return result
+            return run
+
+        def tool(command: Sequence[str], cwd: Path) -> Callable[[], Dict[str, Any]]:
+            return lambda: measure(command, cwd=cwd, sample_memory=True)
 
         log(f"corpus: {len(files)} files, {total_lines:,} lines ({root})")
-        log("asyncreview cold (--no-cache) ...")
-        results["asyncreview_cold"] = ours("cold", relative, work / "cache-none", ["--no-cache"], memory=True)
-        log("asyncreview filling the cache ...")
-        results["asyncreview_fill"] = ours("fill", relative, work / "cache", times=1, memory=True)
-        log("asyncreview warm ...")
-        results["asyncreview_warm"] = ours("warm", relative, work / "cache", memory=True)
-        log("plain LibCST parse, 1 process ...")
+        log("asyncreview filling the cache (once, before the warm runs) ...")
+        results["asyncreview_fill"] = _best([ours("fill", relative, work / "cache", memory=True)()])
         worker = [python, "-m", "benchmarks.run", "--parse-worker", str(listing)]
-        results["libcst_parse_1"] = best_of(repeat, [*worker, "--jobs", "1"], cwd=HERE.parent, sample_memory=True)
-        log(f"plain LibCST parse, {jobs} processes ...")
-        results["libcst_parse_pool"] = best_of(repeat, [*worker, "--jobs", str(jobs)], cwd=HERE.parent,
-                                               sample_memory=True)
-        if ruff:
-            log("ruff --select ASYNC ...")
-            command = [ruff, "check", "--isolated", "--no-cache", "--select", "ASYNC", "--exit-zero", "-q", *relative]
-            results["ruff_cold"] = best_of(repeat, command, cwd=root, sample_memory=True)
-
         sample = _sample(files, lines_by_file, args.flake8_lines)
         sample_rel = [str(f.relative_to(root)) for f in sample]
         sample_lines = sum(lines_by_file[f] for f in sample)
+        log(f"flake8 subsample: {len(sample)} files ({sample_lines:,} lines)")
+        # Each pair whose ratio is a target runs back to back within a round.
+        measurements: Dict[str, Callable[[], Dict[str, Any]]] = {
+            "asyncreview_cold": ours("cold", relative, work / "cache-none", ["--no-cache"], memory=True),
+            "libcst_parse_1": tool([*worker, "--jobs", "1"], HERE.parent),
+            "libcst_parse_pool": tool([*worker, "--jobs", str(jobs)], HERE.parent),
+            "asyncreview_warm": ours("warm", relative, work / "cache", memory=True),
+        }
+        if ruff:
+            measurements["ruff_cold"] = tool(
+                [ruff, "check", "--isolated", "--no-cache", "--select", "ASYNC", "--exit-zero", "-q", *relative], root)
         if flake8:
-            log(f"flake8 + flake8-async on {len(sample)} files ({sample_lines:,} lines) ...")
-            command = [flake8, "--isolated", "--select", "ASYNC", "--exit-zero", "-j", str(jobs), *sample_rel]
-            results["flake8_sample"] = best_of(repeat, command, cwd=root, sample_memory=True)
-            log("asyncreview cold on the same subsample ...")
-            results["asyncreview_cold_sample"] = ours("sample", sample_rel, work / "cache-none", ["--no-cache"])
+            measurements["flake8_sample"] = tool(
+                [flake8, "--isolated", "--select", "ASYNC", "--exit-zero", "-j", str(jobs), *sample_rel], root)
+            measurements["asyncreview_cold_sample"] = ours("sample", sample_rel, work / "cache-none", ["--no-cache"])
+        results.update(interleaved(repeat, measurements, log))
 
         small = _small_file(files, lines_by_file)
         if small is not None:

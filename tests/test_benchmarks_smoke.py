@@ -87,3 +87,23 @@ def test_quick_benchmark_writes_every_measurement(tmp_path):
                                       "single_vs_flake8", "peak_memory_mib"}
     for target in report["targets"].values():
         assert target["met"] in (True, False)
+
+
+def test_measurements_alternate_in_rounds_and_the_best_run_counts():
+    from benchmarks.run import interleaved
+
+    calls = []
+
+    def tool(name, seconds):
+        remaining = iter(seconds)
+
+        def run():
+            calls.append(name)
+            return {"seconds": next(remaining), "maxrss_mib": 1.0, "returncode": 0}
+
+        return run
+
+    result = interleaved(2, {"a": tool("a", [3.0, 2.0]), "b": tool("b", [1.0, 4.0])}, log=lambda message: None)
+    assert calls == ["a", "b", "a", "b"]
+    assert result["a"]["seconds"] == 2.0 and result["a"]["runs"] == [3.0, 2.0]
+    assert result["b"]["seconds"] == 1.0 and result["b"]["runs"] == [1.0, 4.0]
