@@ -477,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--subset", help="comma-separated corpus packages, e.g. aiohttp,httpx (default: all)")
     parser.add_argument("--corpus", help="folder of package folders to use instead of the pinned corpus")
     parser.add_argument("--quick", action="store_true", help="one run per tool, 3 single-file runs, small flake8 sample")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best counts (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds: each measurement runs once per round, the best run counts (default 3)")
     parser.add_argument("--single-repeat", type=int, default=9, help="one-small-file runs; the median counts")
     parser.add_argument("--flake8-lines", type=int, default=None,
                         help="lines in flake8's subsample (default 40,000; 5,000 with --quick)")
