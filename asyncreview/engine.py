@@ -316,21 +316,20 @@ def admitted_rules(data: bytes, rules: Tuple[Type[Rule], ...], settings: Setting
     that joins files runs on every parsed file, as the join's module lookup expects a summary
     from each."""
     gates = _gates(rules, settings)
-    admits = [patterns is None or any(p.search(data) for p in patterns) for _, patterns in gates]
+    admits = [patterns is None or any(p.search(data) for p in patterns) for _, patterns, _ in gates]
     if not any(admits):
         return ()
-    return tuple(rule for (rule, _), admitted in zip(gates, admits) if admitted or rule.joins_files())
+    return tuple(rule for (rule, _, joins), admitted in zip(gates, admits) if admitted or joins)
 
 
 @functools.lru_cache(maxsize=64)
-def _gates(rules: Tuple[Type[Rule], ...], settings: Settings) -> Tuple[Tuple[Type[Rule], Optional[Tuple["re.Pattern[bytes]", ...]]], ...]:
+def _gates(rules: Tuple[Type[Rule], ...], settings: Settings) -> Tuple[Tuple[Type[Rule], Optional[Tuple["re.Pattern[bytes]", ...]], bool], ...]:
+    """Per rule: its compiled prefilter patterns (None: every file) and whether it joins files."""
     found = []
     for rule in rules:
         pattern = rule.prefilter(settings)
-        if pattern is None:
-            found.append((rule, None))
-        else:
-            found.append((rule, tuple(re.compile(p) for p in ((pattern,) if isinstance(pattern, bytes) else pattern))))
+        patterns = None if pattern is None else tuple(re.compile(p) for p in ((pattern,) if isinstance(pattern, bytes) else pattern))
+        found.append((rule, patterns, rule.joins_files()))
     return tuple(found)
 
 

@@ -129,10 +129,6 @@ def measure(command: Sequence[str], cwd: Optional[Path] = None, env: Optional[Di
     return result
 
 
-def best_of(repeat: int, command: Sequence[str], **kwargs: Any) -> Dict[str, Any]:
-    return _best([measure(command, **kwargs) for _ in range(max(1, repeat))])
-
-
 def interleaved(repeat: int, measurements: Dict[str, Callable[[], Dict[str, Any]]],
                 log: Callable[[str], None]) -> Dict[str, Dict[str, Any]]:
     """Every measurement once per round, `repeat` rounds, the best run of each counts. Rounds,
