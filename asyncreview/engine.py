@@ -10,7 +10,7 @@ import json
 import re
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple, Type
 
 import libcst as cst
 
@@ -19,7 +19,7 @@ from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.locate import Locator, forget as forget_positions
 from asyncreview.tree import NODE_TYPES, SKIPPED_WHEN_NONE, TRIVIA, collector_paused, fields_of, parse_module
-from asyncreview.rule import FileContext, Rule
+from asyncreview.rule import FileContext, Prefilter, Rule
 
 MAX_SNIPPET_LINES = 12
 
@@ -32,6 +32,9 @@ class FileResult:
     summary: Dict[str, Any] = field(default_factory=dict)
     noqa: Dict[int, Optional[List[str]]] = field(default_factory=dict)
     parsed: bool = False
+    # Only joining rules would have run, and none can report here: checked, not parsed, until a
+    # join asks for the summary (analyze's `defer_summaries`).
+    pending: bool = False
     # From the cache: the summary as stored, decoded only if the project join has to run (it is
     # nearly all of an entry, and a warm run usually takes the join from the cache too).
     summary_text: Optional[str] = None
@@ -49,6 +52,7 @@ class FileResult:
             "summary": json.dumps(summary, separators=(",", ":"), sort_keys=True) if summary else "",
             "noqa": {str(k): v for k, v in self.noqa.items()},
             "parsed": self.parsed,
+            "pending": self.pending,
         }
 
     @classmethod
@@ -60,6 +64,7 @@ class FileResult:
             findings=[Finding.from_dict(f) for f in data["findings"]],
             noqa={int(k): v for k, v in data["noqa"].items()},
             parsed=data["parsed"],
+            pending=data.get("pending") is True,
             summary_text=stored,
         )
 
@@ -301,12 +306,21 @@ def active_rules(rules: Sequence[Type[Rule]], settings: Settings) -> Tuple[Type[
     return tuple(rule for rule in rules if any(code in settings.enabled for code in rule.codes))
 
 
-def analyze(data: bytes, settings: Settings, rules: Sequence[Type[Rule]], path: str = "") -> FileResult:
-    """Analyze one file's bytes. Never raises for anything the file contains."""
-    running = admitted_rules(data, active_rules(rules, settings), settings)
+def analyze(data: bytes, settings: Settings, rules: Sequence[Type[Rule]], path: str = "",
+            defer_summaries: bool = False) -> FileResult:
+    """Analyze one file's bytes. Never raises for anything the file contains. With
+    `defer_summaries`, a file that could only feed a project join (every rule that would run
+    joins files, and none can report here) is checked but not parsed: a pending result, which
+    the pipeline completes if a join reads it."""
+    gates = _gates(active_rules(rules, settings), settings)
+    running = _admitted(data, gates)
     if not running:
         return FileResult()
     with collector_paused():
+        if defer_summaries and _summary_only(data, running, gates):
+            checked = _checked_source(data, settings)
+            if checked is not None:
+                return checked
         return _analyze_parsed(data, settings, running, path)
 
 
@@ -315,22 +329,60 @@ def admitted_rules(data: bytes, rules: Tuple[Type[Rule], ...], settings: Setting
     parsed). Half the lines of real projects need no compat, resources or retry pass. A rule
     that joins files runs on every parsed file, as the join's module lookup expects a summary
     from each."""
-    gates = _gates(rules, settings)
-    admits = [patterns is None or any(p.search(data) for p in patterns) for _, patterns, _ in gates]
+    return _admitted(data, _gates(rules, settings))
+
+
+def _admitted(data: bytes, gates: "Tuple[_Gate, ...]") -> Tuple[Type[Rule], ...]:
+    admits = [gate.patterns is None or _any_match(gate.patterns, data) for gate in gates]
     if not any(admits):
         return ()
-    return tuple(rule for (rule, _, joins), admitted in zip(gates, admits) if admitted or joins)
+    return tuple(gate.rule for gate, admitted in zip(gates, admits) if admitted or gate.joins)
+
+
+def _summary_only(data: bytes, running: Tuple[Type[Rule], ...], gates: "Tuple[_Gate, ...]") -> bool:
+    """Whether every rule that would run joins files and cannot report in this file (its
+    report_prefilter does not match): a sixth of the lines of real projects."""
+    for gate in gates:
+        if gate.rule in running and (gate.reports is None or _any_match(gate.reports, data)):
+            return False
+    return True
+
+
+def _any_match(patterns: "Tuple[re.Pattern[bytes], ...]", data: bytes) -> bool:
+    return any(pattern.search(data) for pattern in patterns)
+
+
+def _checked_source(data: bytes, settings: Settings) -> Optional[FileResult]:
+    """A pending result, once the source is known to decode and to parse as Python does (a
+    problem is reported as a parse would report it). None: this Python cannot parse it (newer
+    syntax?), so LibCST must decide now."""
+    try:
+        tree = src.check_nesting(src.decode(data))
+    except src.SourceProblem as problem:
+        return _problem_result(problem, settings, data)
+    return FileResult(pending=True) if tree is not None else None
+
+
+class _Gate(NamedTuple):
+    rule: Type[Rule]
+    patterns: Optional[Tuple["re.Pattern[bytes]", ...]]  # its prefilter; None: every file
+    joins: bool
+    reports: Optional[Tuple["re.Pattern[bytes]", ...]]  # its report_prefilter, for a joining rule
 
 
 @functools.lru_cache(maxsize=64)
-def _gates(rules: Tuple[Type[Rule], ...], settings: Settings) -> Tuple[Tuple[Type[Rule], Optional[Tuple["re.Pattern[bytes]", ...]], bool], ...]:
-    """Per rule: its compiled prefilter patterns (None: every file) and whether it joins files."""
-    found = []
-    for rule in rules:
-        pattern = rule.prefilter(settings)
-        patterns = None if pattern is None else tuple(re.compile(p) for p in ((pattern,) if isinstance(pattern, bytes) else pattern))
-        found.append((rule, patterns, rule.joins_files()))
-    return tuple(found)
+def _gates(rules: Tuple[Type[Rule], ...], settings: Settings) -> Tuple[_Gate, ...]:
+    return tuple(
+        _Gate(rule, _compiled(rule.prefilter(settings)), rule.joins_files(),
+              _compiled(rule.report_prefilter(settings)) if rule.joins_files() else None)
+        for rule in rules
+    )
+
+
+def _compiled(prefilter: Optional[Prefilter]) -> Optional[Tuple["re.Pattern[bytes]", ...]]:
+    if prefilter is None:
+        return None
+    return tuple(re.compile(p) for p in ((prefilter,) if isinstance(prefilter, bytes) else prefilter))
 
 
 def _analyze_parsed(data: bytes, settings: Settings, chosen: Tuple[Type[Rule], ...], path: str) -> FileResult:

@@ -132,7 +132,8 @@ class AsyncReviewChecker:
         hidden = self._hidden_codes(config)
         if hidden is None:
             return
-        result = _on_deep_stack(analyze, self._source(), settings, plugins.all_rules(), self.filename)
+        # No join here: a file only a join could need has nothing to report (defer_summaries).
+        result = _on_deep_stack(analyze, self._source(), settings, plugins.all_rules(), self.filename, True)
         for finding in sorted(result.findings, key=lambda f: (f.line, f.column, f.code)):
             if finding.code.startswith(hidden):
                 continue

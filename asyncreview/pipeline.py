@@ -11,7 +11,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from asyncreview import __version__, discovery, plugins
 from asyncreview.config import (
@@ -27,6 +27,7 @@ from asyncreview.config import (
 )
 from asyncreview.engine import FileResult, analyze, diagnostic, finding_record
 from asyncreview.finding import Finding, Severity
+from asyncreview.rule import ProjectSummaries
 from asyncreview.source import is_suppressed
 
 DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024
@@ -207,9 +208,9 @@ def _on_deep_stack(function, *args):
     return _deep.call(function, *args)
 
 
-def _analyze_batch(batch: List[Tuple[int, str, bytes, Settings]]) -> List[Tuple[int, FileResult]]:
+def _analyze_batch(batch: List[Tuple[int, str, bytes, Settings]], defer: bool = True) -> List[Tuple[int, FileResult]]:
     rules = plugins.all_rules()
-    return [(index, _on_deep_stack(analyze, data, settings, rules, path)) for index, path, data, settings in batch]
+    return [(index, _on_deep_stack(analyze, data, settings, rules, path, defer)) for index, path, data, settings in batch]
 
 
 def _batches(items, limit: int) -> List[list]:
@@ -225,27 +226,33 @@ def _batches(items, limit: int) -> List[list]:
     return batches
 
 
-def _pool(jobs: int):
+def _pool(jobs: int, share: int = 0):
+    """A pool of `jobs` processes, each expected to analyze about `share` bytes."""
     import concurrent.futures
     import multiprocessing
 
+    from asyncreview.tree import expect_to_parse
+
     method = "fork" if sys.platform.startswith("linux") else None
     context = multiprocessing.get_context(method)
-    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                                                  initializer=expect_to_parse, initargs=(share,))
 
 
-def _analyze_all(work: list, jobs: int) -> Dict[int, FileResult]:
+def _analyze_all(work: list, jobs: int, defer: bool = True) -> Dict[int, FileResult]:
+    """Every file's result; with `defer`, files that only a project join could need may come
+    back pending (engine.analyze)."""
     total = sum(len(item[2]) for item in work)
     if jobs <= 1 or total <= _INLINE_BYTES or len(work) < 4:
-        return dict(_analyze_batch(work))
+        return dict(_analyze_batch(work, defer))
     import concurrent.futures
     from concurrent.futures.process import BrokenProcessPool
 
     per_batch = max(16 * 1024, min(_BATCH_BYTES, total // (jobs * 8) or 1))
     results: Dict[int, FileResult] = {}
     failed: list = []
-    with _pool(jobs) as pool:
-        futures = {pool.submit(_analyze_batch, batch): batch for batch in _batches(work, per_batch)}
+    with _pool(jobs, total // jobs) as pool:
+        futures = {pool.submit(_analyze_batch, batch, defer): batch for batch in _batches(work, per_batch)}
         for future in concurrent.futures.as_completed(futures):
             try:
                 results.update(future.result())
@@ -255,11 +262,11 @@ def _analyze_all(work: list, jobs: int) -> Dict[int, FileResult]:
                 for index, _, _, _ in futures[future]:
                     results[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {error!r}")])
     if failed:
-        results.update(_isolate_crashes(failed))
+        results.update(_isolate_crashes(failed, defer))
     return results
 
 
-def _isolate_crashes(items: list) -> Dict[int, FileResult]:
+def _isolate_crashes(items: list, defer: bool) -> Dict[int, FileResult]:
     """A dead worker breaks every batch in flight; redo those files one at a time so only the
     file that kills the process is lost."""
     from concurrent.futures.process import BrokenProcessPool
@@ -269,7 +276,7 @@ def _isolate_crashes(items: list) -> Dict[int, FileResult]:
     try:
         for item in items:
             try:
-                results.update(pool.submit(_analyze_batch, [item]).result())
+                results.update(pool.submit(_analyze_batch, [item], defer).result())
             except BrokenProcessPool:
                 message = "the parser crashed on this file (likely extreme nesting); it was skipped"
                 results[item[0]] = FileResult(findings=[diagnostic("ARV001", message)])
@@ -333,6 +340,7 @@ def run(options: RunOptions) -> RunResult:
         work.append((index, shown, data, settings))
 
     cached = 0
+    waiting: Dict[int, tuple] = {}  # cached pending results: their bytes, in case a join asks
     if store is not None and keys:
         hits = store.get_many(keys.values())
         remaining = []
@@ -340,8 +348,10 @@ def run(options: RunOptions) -> RunResult:
             entry = hits.get(keys[item[0]])
             if entry is not None:
                 try:
-                    results[item[0]] = FileResult.from_json(entry)
+                    result = results[item[0]] = FileResult.from_json(entry)
                     cached += 1
+                    if result.pending:
+                        waiting[item[0]] = item
                     continue
                 except (KeyError, TypeError, ValueError, AttributeError):  # foreign shape: a miss
                     pass
@@ -351,6 +361,26 @@ def run(options: RunOptions) -> RunResult:
     jobs = options.jobs or os.cpu_count() or 1
     fresh = _analyze_all(work, jobs)
     results.update(fresh)
+    waiting.update((item[0], item) for item in work if fresh[item[0]].pending)
+
+    by_path: Dict[str, FileResult] = {}
+    settings_by_path: Dict[str, Settings] = {}
+    for index, (shown, _path, _config, settings) in enumerate(entries):
+        by_path[shown] = results.get(index, FileResult())
+        settings_by_path[shown] = settings
+    index_of = {shown: index for index, (shown, _path, _config, _settings) in enumerate(entries)}
+
+    def complete(paths: Set[str]) -> None:
+        """Analyze pending files a join asked for, in full."""
+        items = [waiting.pop(index_of[path]) for path in sorted(paths) if index_of.get(path) in waiting]
+        done = _analyze_all(items, jobs, defer=False)
+        fresh.update(done)
+        for path in paths:
+            index = index_of.get(path)
+            result = by_path[path] = done.get(index) or FileResult()  # pending no more, whatever happens
+            results[index] = result
+
+    joined = _join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices, complete)
     if store is not None:
         from asyncreview.store import StoreError
 
@@ -358,18 +388,10 @@ def run(options: RunOptions) -> RunResult:
             store.put_many({keys[i]: r.to_json() for i, r in fresh.items() if i in keys})
         except StoreError as error:
             notices.append(f"{error}; results were not cached")
-
-    by_path: Dict[str, FileResult] = {}
-    settings_by_path: Dict[str, Settings] = {}
-    for index, (shown, _path, _config, settings) in enumerate(entries):
-        result = results.get(index, FileResult())
-        by_path[shown] = result
-        settings_by_path[shown] = settings
-        findings.extend(_with_path(f, shown) for f in result.findings)
-
-    findings.extend(_join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices))
-    if store is not None:
         store.close()
+    for shown, result in by_path.items():
+        findings.extend(_with_path(f, shown) for f in result.findings)
+    findings.extend(joined)
 
     kept, suppressed = _suppress(findings, by_path, entries)
     kept.sort(key=Finding.sort_key)
@@ -387,10 +409,11 @@ def run(options: RunOptions) -> RunResult:
 
 
 def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Settings], entries, keys: Dict[int, str],
-          rules_id: str, store, notices: List[str]) -> List[Finding]:
+          rules_id: str, store, notices: List[str], complete: Callable[[Set[str]], None]) -> List[Finding]:
     """Findings that need the whole project (ARV202 chains across modules). The same files with
     the same contents and settings join to the same findings, so those are cached too: a warm run
-    then never decodes a summary."""
+    then never decodes a summary. A join that reads a pending file's summary is run again once
+    `complete` has analyzed what it read."""
     joining = [r for r in rules if any(code in s.enabled for s in settings_by_path.values() for code in r.codes)
                and r.joins_files()]
     if not joining:
@@ -407,20 +430,22 @@ def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Set
                 return [Finding.from_dict(f) for f in hit["findings"]]
             except (KeyError, TypeError, ValueError):  # another shape: join again
                 pass
-    joined: List[Finding] = []
-    failed = False
-    for rule in joining:
-        summaries = {}
-        for path, result in by_path.items():
-            family = result.summaries().get(rule.family)
-            if family is not None:
-                summaries[path] = family
-        try:
-            joined.extend(rule.project_findings(summaries, settings_by_path))
-        except Exception as error:  # noqa: BLE001
-            failed = True
-            notices.append(f"internal error joining project facts in {rule.__name__}: {error!r}")
-    if memo_key is not None and not failed:
+    while True:
+        joined: List[Finding] = []
+        problems: List[str] = []
+        wanted: Set[str] = set()
+        for rule in joining:
+            summaries = _summaries(rule.family, by_path)
+            try:
+                joined.extend(rule.project_findings(summaries, settings_by_path))
+            except Exception as error:  # noqa: BLE001
+                problems.append(f"internal error joining project facts in {rule.__name__}: {error!r}")
+            wanted |= summaries.wanted
+        if not wanted:
+            break
+        complete(wanted)
+    notices.extend(problems)
+    if memo_key is not None and not problems:
         from asyncreview.store import StoreError
 
         try:
@@ -428,6 +453,23 @@ def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Set
         except StoreError:
             pass  # the file results were cached; this only saves the next run a join
     return joined
+
+
+def _summaries(family: str, by_path: Dict[str, FileResult]) -> ProjectSummaries:
+    """The family's summary of every file that has one, and the pending files, in discovery order."""
+    at_hand: Dict[str, Any] = {}
+    pending: List[str] = []
+    paths: List[str] = []
+    for path, result in by_path.items():
+        if result.pending:
+            pending.append(path)
+        else:
+            summary = result.summaries().get(family)
+            if summary is None:
+                continue
+            at_hand[path] = summary
+        paths.append(path)
+    return ProjectSummaries(paths, at_hand, pending)
 
 
 def _with_path(finding: Finding, path: str) -> Finding:

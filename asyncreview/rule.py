@@ -6,7 +6,7 @@ Rules know nothing of reporters, caches or the command line; they read their kno
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -52,6 +52,42 @@ def _trie(words: List[str]) -> str:
     if "" in words:
         return f"(?:{body})?"
     return body
+
+
+class ProjectSummaries(Mapping[str, Any]):
+    """One family's summaries of the project's files, in discovery order, for `project_findings`.
+
+    Some files may be pending: only joining rules with a `report_prefilter` the file fails would
+    have run on it, so it holds no finding of its own and was not parsed. Their paths are listed
+    like the others (module lookups see the whole project). Reading one asks for it: the pipeline
+    analyzes what was asked for and joins again, until a join reads no pending file, so the last
+    join is the one every summary would give. `at_hand()` gives the summaries computed, without
+    asking for the others: a join that starts from what files report (call sites in coroutines)
+    needs no more."""
+
+    def __init__(self, paths: Iterable[str], summaries: Dict[str, Any], pending: Iterable[str] = ()) -> None:
+        self._paths = list(paths)
+        self._summaries = summaries
+        self._pending = frozenset(pending)
+        self.wanted: Set[str] = set()
+
+    def __getitem__(self, path: str) -> Any:
+        if path in self._pending:
+            self.wanted.add(path)
+            return {}
+        return self._summaries[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._summaries or path in self._pending
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def at_hand(self) -> Iterator[Tuple[str, Any]]:
+        return ((path, self._summaries[path]) for path in self._paths if path in self._summaries)
 
 
 class Report:
@@ -126,6 +162,14 @@ class Rule(cst.BatchableCSTVisitor):
         return None
 
     @classmethod
+    def report_prefilter(cls, settings: Settings) -> Optional[Prefilter]:
+        """For a rule that joins files: what a file must match for this rule to report anything in
+        it rather than through the join (BlockingCalls: `async`). A file only such rules would run
+        on, failing all of theirs, is parsed only if a join reads its summary (ProjectSummaries).
+        Declaring one promises a summary from every file the rule runs on. None: any file."""
+        return None
+
+    @classmethod
     def docs(cls) -> Dict[str, RuleDoc]:
         family = rule_docs(cls.family)
         return {code: family[code] for code in cls.codes if code in family}
@@ -153,7 +197,7 @@ class Rule(cst.BatchableCSTVisitor):
         return cls.project_findings.__func__ is not Rule.project_findings.__func__  # type: ignore[attr-defined]
 
     @classmethod
-    def project_findings(cls, files: Dict[str, Any], settings: Dict[str, Settings]) -> List[Finding]:
+    def project_findings(cls, files: ProjectSummaries, settings: Dict[str, Settings]) -> List[Finding]:
         """Findings that need the whole project: `files` maps each path to its summary for this
-        family. Runs once, after the pool."""
+        family. Runs after the pool (again, if it read a pending summary)."""
         return []

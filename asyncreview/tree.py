@@ -85,7 +85,14 @@ _quick_constructors: List[bool] = []
 # Compiling the quick constructors costs ~20 ms, which ~250 KB of parsing pays back: a process
 # gets them once it has parsed this many characters (one file, as pre-commit runs it, never pays).
 QUICK_CONSTRUCTORS_AFTER = 256 * 1024
-_parsed: List[int] = [0]  # characters this process has parsed
+_parsed: List[int] = [0]  # characters this process has parsed (or is expected to parse)
+
+
+def expect_to_parse(characters: int) -> None:
+    """This process is about to parse about that much (a pool worker's share of a run): when it
+    pays back the compilation, the quick constructors come with the first file, not 256 KB in."""
+    if characters >= QUICK_CONSTRUCTORS_AFTER:
+        _parsed[0] = max(_parsed[0], QUICK_CONSTRUCTORS_AFTER)
 
 
 def _install_quick_constructors() -> None:

@@ -98,6 +98,21 @@ def test_chain_across_modules_is_reported_at_the_call_in_the_coroutine(cli, proj
     assert "handler() -> load_raw() -> open()" in found[11]["message"]
 
 
+def test_modules_without_coroutines_are_parsed_only_when_a_chain_reads_them(cli, project):
+    """pkg/ holds no coroutine: its modules wait until the join follows a call into them (two
+    rounds here: service.py, then store.py through load(), and pkg/__init__.py's re-export).
+    A module no chain reaches is checked for syntax but never parsed."""
+    write_package(project)
+    project.write("pkg/unused.py", "import time\n\n\ndef nap():\n    time.sleep(1)\n")
+    project.write("pkg/broken.py", "import time\n\ndef nap(:\n")
+    result = cli("--select", "ARV", "--format", "json", "--no-cache", project.root)
+    summary = result.json()["summary"]
+    assert (summary["files"], summary["parsed"]) == (7, 5), summary
+    assert sorted(f["line"] for f in arv202(result)) == [9, 11]
+    broken = [f for f in result.json()["findings"] if f["path"].endswith("broken.py")]
+    assert [(f["code"], f["line"]) for f in broken] == [("ARV001", 3)]
+
+
 def test_depth_limit_from_config(cli, project):
     write_package(project, "blocking-max-depth = 2\n")
     result = cli("--select", "ARV2", "--format", "json", "--no-cache", project.root)

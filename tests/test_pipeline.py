@@ -1,14 +1,18 @@
 """The run machinery: the pool survives a worker dying, the prefilter skips files, own source is clean."""
 
 import faulthandler
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from asyncreview import pipeline
 from asyncreview.config import Overrides
+from asyncreview.engine import FileResult
 from asyncreview.testing import settings_for
 from asyncreview import plugins
 from asyncreview.rule import any_word
@@ -19,11 +23,11 @@ REPO = Path(__file__).resolve().parent.parent
 def test_a_worker_that_dies_costs_only_its_own_file(monkeypatch):
     real = pipeline.analyze
 
-    def dying(data, settings, rules, path=""):
+    def dying(data, settings, rules, path="", defer_summaries=False):
         if b"KILL-THE-WORKER" in data:
             faulthandler.disable()  # keep the test log free of the dying worker's stack dump
             os.abort()  # what a parser segfault looks like from the pool
-        return real(data, settings, rules, path)
+        return real(data, settings, rules, path, defer_summaries)
 
     monkeypatch.setattr(pipeline, "analyze", dying)  # fork: workers inherit the patch
     monkeypatch.setattr(pipeline, "_INLINE_BYTES", 0)
@@ -37,6 +41,40 @@ def test_a_worker_that_dies_costs_only_its_own_file(monkeypatch):
     assert "parser crashed" in results[5].findings[0].message
     for index in set(range(12)) - {5}:
         assert [f.code for f in results[index].findings] == ["ARV101"]
+
+
+_FIRST_FILES = """
+import os, sys
+from asyncreview import pipeline, plugins, tree
+from asyncreview.testing import settings_for
+
+real = pipeline.analyze
+
+def noting(data, settings, rules, path="", defer_summaries=False):
+    result = real(data, settings, rules, path, defer_summaries)
+    result.summary = {"quick": bool(tree._quick_constructors), "pid": os.getpid()}
+    return result
+
+pipeline.analyze = noting  # fork: workers inherit the patch
+pipeline._INLINE_BYTES = 0
+settings = settings_for(plugins.all_rules(), target="3.10")
+body = b"import asyncio\\nasyncio.timeout\\n" + b"x = 1\\n" * 10_000  # 60 KB a file
+files = int(sys.argv[1])
+results = pipeline._analyze_all([(i, f"m{i}.py", body, settings) for i in range(files)], jobs=2)
+first = {}
+for index in sorted(results):  # a worker takes its batches in order
+    first.setdefault(results[index].summary["pid"], results[index].summary["quick"])
+print(os.getpid() not in first, *sorted(set(first.values())))
+"""
+
+
+def test_pool_workers_with_a_big_share_build_quick_nodes_from_their_first_file():
+    from asyncreview import tree
+
+    big = 2 * tree.QUICK_CONSTRUCTORS_AFTER // 60_000 + 4
+    for files, expected in ((big, "True True"), (4, "True False")):  # (in workers, quick at first file)
+        done = subprocess.run([sys.executable, "-c", _FIRST_FILES, str(files)], capture_output=True, text=True, timeout=300)
+        assert done.stdout.strip() == expected, (files, done.stdout, done.stderr[-2000:])
 
 
 def test_prefilter_skips_files_that_cannot_match(tmp_path, monkeypatch):
@@ -77,6 +115,76 @@ def test_each_rule_runs_only_on_files_its_own_prefilter_admits():
     analyze(b"apple = 1\n", settings, rules)
     # a joining rule and one without a prefilter always run; a tuple admits when any pattern matches
     assert started == ["word1", "join3", "none4", "either5"]
+
+
+def test_a_file_only_a_join_could_need_is_checked_but_not_parsed():
+    from asyncreview.engine import analyze
+
+    rules = plugins.all_rules()
+    settings = settings_for(rules, target="3.9")
+    helper = b"import time\n\ndef nap():\n    time.sleep(1)\n"
+    pending = analyze(helper, settings, rules, "helper.py", defer_summaries=True)
+    assert (pending.pending, pending.parsed, pending.findings, pending.summary) == (True, False, [], {})
+    full = analyze(helper, settings, rules, "helper.py")
+    assert (full.pending, full.parsed) == (False, True) and full.summary["blocking"]["direct"]
+    # A coroutine, another rule's word (asyncio.timeout is 3.11+), or a broken file: as before.
+    for data in (b"async def main():\n    pass\n", b"import asyncio\n\ndef f():\n    return asyncio.timeout(1)\n",
+                 b"def f(:\n", b"def f():\n    return " + b"(" * 300 + b")" * 300 + b"\n", b"\xff\xfe def f(): pass\n"):
+        deferred = analyze(data, settings, rules, "x.py", defer_summaries=True)
+        assert not deferred.pending
+        assert deferred.to_json() == analyze(data, settings, rules, "x.py").to_json(), data[:40]
+    # The pending mark survives the cache.
+    assert FileResult.from_json(json.loads(json.dumps(pending.to_json()))).pending
+
+
+def test_a_join_that_reads_a_pending_summary_gets_it_and_runs_again(tmp_path, monkeypatch):
+    """A plugin's join that reads every summary (items()) sees every file's, as it would if all
+    were parsed; the last of its runs is the one returned."""
+    from asyncreview.rule import ProjectSummaries, Rule
+
+    seen = []
+
+    class Everything(Rule):
+        codes = ("ARV998",)
+        family = "everything"
+
+        @classmethod
+        def prefilter(cls, settings):
+            return rb"\bdef\b"
+
+        @classmethod
+        def report_prefilter(cls, settings):
+            return rb"\basync\b"
+
+        def leave_Module(self, node):
+            self.context.summary[self.family] = {"defs": self.context.text.count("def ")}
+
+        @classmethod
+        def project_findings(cls, files, settings):
+            assert isinstance(files, ProjectSummaries)
+            seen.append(({path: summary for path, summary in files.at_hand()}, dict(files.items())))
+            return []
+
+    monkeypatch.setattr(plugins, "all_rules", lambda: [Everything])
+    monkeypatch.setattr(plugins, "all_codes", lambda: ("ARV998",))
+    monkeypatch.setenv("ASYNCREVIEW_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "a.py").write_text("async def a():\n    pass\n")
+    (tmp_path / "b.py").write_text("def b():\n    pass\ndef c():\n    pass\n")
+    result = pipeline.run(pipeline.RunOptions(paths=[tmp_path], use_cache=False, jobs=1))
+    assert result.parsed == 2
+    first, last = seen
+    assert [Path(p).name for p in first[0]] == ["a.py"] and {Path(p).name: s for p, s in first[1].items()} == {"a.py": {"defs": 1}, "b.py": {}}
+    assert {Path(p).name: s for p, s in last[1].items()} == {"a.py": {"defs": 1}, "b.py": {"defs": 2}} == {Path(p).name: s for p, s in last[0].items()}
+
+
+def test_project_summaries_ask_only_for_the_pending_files_read():
+    from asyncreview.rule import ProjectSummaries
+
+    files = ProjectSummaries(["a.py", "b.py", "c.py"], {"a.py": {"x": 1}, "c.py": {}}, pending=["b.py"])
+    assert list(files) == ["a.py", "b.py", "c.py"] and "b.py" in files and "d.py" not in files
+    assert list(files.at_hand()) == [("a.py", {"x": 1}), ("c.py", {})] and files.wanted == set()
+    assert files.get("a.py") == {"x": 1} and files.get("d.py") is None and files.wanted == set()
+    assert files["b.py"] == {} and files.wanted == {"b.py"}
 
 
 _WORD = st.text(alphabet="abAB_1xyz", min_size=1, max_size=5)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections import deque
-from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -18,7 +18,7 @@ from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.names import dotted_name
-from asyncreview.rule import Report, Rule
+from asyncreview.rule import ProjectSummaries, Report, Rule
 
 DEFAULT_DEPTH = 5
 _RANK = {"SUGGESTION": 1, "WARNING": 2, "CRITICAL": 3}
@@ -153,6 +153,11 @@ class BlockingCalls(Rule):
         # A file without `def` holds no coroutine and no helper a chain could pass through, unless
         # it re-exports one (`from .store import load` in a package's __init__.py).
         return rb"\bdef\b|\bimport\b"
+
+    @classmethod
+    def report_prefilter(cls, settings: Settings) -> Optional[bytes]:
+        # Both codes report at calls inside a coroutine; elsewhere a file only feeds the join.
+        return rb"\basync\b"
 
     def __init__(self, context) -> None:
         super().__init__(context)
@@ -468,11 +473,11 @@ class BlockingCalls(Rule):
 
     # -- the project join ----------------------------------------------------------------------
     @classmethod
-    def project_findings(cls, files: Dict[str, Any], settings: Dict[str, Settings]) -> List[Finding]:
+    def project_findings(cls, files: ProjectSummaries, settings: Dict[str, Settings]) -> List[Finding]:
         depth = max((_depth(s) for s in settings.values()), default=DEFAULT_DEPTH)
         graph = Graph(files, max_depth=depth, local_only=False)
         findings = []
-        for path, summary in files.items():
+        for path, summary in files.at_hand():  # a pending file has no call sites in coroutines
             file_settings = settings.get(path)
             if file_settings is None or "ARV202" not in file_settings.enabled:
                 continue
@@ -510,7 +515,7 @@ def _module_parts(path: str) -> List[str]:
 class Graph:
     """Sync functions of the project and the calls between them, joined from file summaries."""
 
-    def __init__(self, files: Dict[str, Any], max_depth: int, local_only: bool) -> None:
+    def __init__(self, files: Mapping[str, Any], max_depth: int, local_only: bool) -> None:
         self.files = files
         self.max_depth = max_depth
         self.local_only = local_only
