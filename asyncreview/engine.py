@@ -18,7 +18,7 @@ from asyncreview import source as src
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.locate import Locator, forget as forget_positions
-from asyncreview.tree import NODE_TYPES, SKIPPED_WHEN_NONE, TRIVIA, collector_paused, fields_of, parse_module
+from asyncreview.tree import NODE_TYPES, SKIPPED_WHEN_NONE, TRIVIA, collector_paused, fields_of, parse_module, trivia_fields
 from asyncreview.rule import FileContext, Prefilter, Rule
 
 MAX_SNIPPET_LINES = 12
@@ -104,6 +104,9 @@ def _hooks(visitor: cst.BatchableCSTVisitor) -> Dict[str, Callable[[Any], None]]
     return found
 
 
+_NOT_TRIVIA = NODE_TYPES - TRIVIA
+
+
 def _switched_off(node: cst.CSTNode) -> None:
     pass
 
@@ -135,7 +138,7 @@ class _Dispatcher(cst.CSTVisitor):
                 hooks.setdefault(node_type, {})[attribute] = handlers
         # No visitor looks at whitespace, comments or punctuation: the walk passes them by.
         hooked = {getattr(cst, name.split("_")[1], None) for name in self.table}
-        self.walked: FrozenSet[type] = NODE_TYPES if hooked & TRIVIA else NODE_TYPES - TRIVIA
+        self.walked: FrozenSet[type] = NODE_TYPES if hooked & TRIVIA else _NOT_TRIVIA
 
     def _call(self, handlers: list, node: cst.CSTNode) -> None:
         for index, method in handlers:
@@ -153,12 +156,18 @@ class _Dispatcher(cst.CSTVisitor):
                     handlers[position] = (owner, _switched_off)
 
     def _plan(self, kind: type) -> tuple:
+        on_field, after_field = self._visit_field.get(kind), self._leave_field.get(kind)
+        fields = fields_of(kind)
+        if self.walked is not NODE_TYPES:  # nobody looks at trivia: fields that hold only trivia are not read
+            hooked = {*(on_field or ()), *(after_field or ())}
+            skipped = trivia_fields(kind) - hooked
+            fields = tuple(name for name in fields if name not in skipped)
         plan = self._plans[kind] = (
             self.table.get(f"visit_{kind.__name__}", []),
             self.table.get(f"leave_{kind.__name__}", []),
-            fields_of(kind),
-            self._visit_field.get(kind),
-            self._leave_field.get(kind),
+            fields,
+            on_field,
+            after_field,
         )
         return plan
 

@@ -209,8 +209,13 @@ def _on_deep_stack(function, *args):
 
 
 def _analyze_batch(batch: List[Tuple[int, str, bytes, Settings]], defer: bool = True) -> List[Tuple[int, FileResult]]:
+    """The whole batch in one call on the deep stack: each handover costs ~60 us."""
+    return _on_deep_stack(_analyze_each, batch, defer)
+
+
+def _analyze_each(batch: List[Tuple[int, str, bytes, Settings]], defer: bool) -> List[Tuple[int, FileResult]]:
     rules = plugins.all_rules()
-    return [(index, _on_deep_stack(analyze, data, settings, rules, path, defer)) for index, path, data, settings in batch]
+    return [(index, analyze(data, settings, rules, path, defer)) for index, path, data, settings in batch]
 
 
 def _batches(items, limit: int) -> List[list]:

@@ -48,8 +48,23 @@ def _recorder_class() -> type:
 Recorder = _recorder_class()
 
 
-def _events(module: cst.Module, use_libcst: bool) -> List[Tuple[str, str, str, int]]:
-    recorder = Recorder()
+def _plain_recorder_class() -> type:
+    """A visitor of everything but trivia, as the built-in rules are, with a few field hooks: one
+    on a field that holds only trivia, which the walk must then still read."""
+    trivia = {node_type.__name__ for node_type in TRIVIA}
+    methods = {name: method for name, method in vars(Recorder).items()
+               if name.startswith(("visit_", "leave_")) and name.split("_")[1] not in trivia
+               and (name.count("_") == 1 or name in _FIELD_HOOKS)}
+    return type("PlainRecorder", (cst.BatchableCSTVisitor,), methods)
+
+
+_FIELD_HOOKS = {"visit_Call_whitespace_after_func", "leave_Call_args", "visit_FunctionDef_body", "leave_If_orelse",
+                "visit_Param_comma"}
+PlainRecorder = _plain_recorder_class()
+
+
+def _events(module: cst.Module, use_libcst: bool, recorder_class: type = Recorder) -> List[Tuple[str, str, str, int]]:
+    recorder = recorder_class()
     recorder.events = []
     dispatcher = _Dispatcher([recorder], on_crash=lambda index, error: None)
     if use_libcst:
@@ -61,9 +76,10 @@ def _events(module: cst.Module, use_libcst: bool) -> List[Tuple[str, str, str, i
 
 def _check(text: str) -> None:
     module = cst.parse_module(text)
-    expected = _events(module, use_libcst=True)
-    got = _events(module, use_libcst=False)
-    assert len(expected) > 10 and got == expected
+    for recorder_class in (Recorder, PlainRecorder):  # the second lets the walk skip trivia fields
+        expected = _events(module, use_libcst=True, recorder_class=recorder_class)
+        got = _events(module, use_libcst=False, recorder_class=recorder_class)
+        assert len(expected) > 5 and got == expected, recorder_class.__name__
 
 
 @pytest.mark.parametrize("text", EXTRA)
@@ -97,6 +113,17 @@ def test_below_trivia_is_only_trivia(path):
             assert not inside, (type(node).__name__, inside)
 
 
+@pytest.mark.parametrize("path", SOURCES[:40], ids=lambda p: str(p.relative_to(REPO)))
+def test_fields_annotated_as_trivia_hold_only_trivia(path):
+    module = cst.parse_module(path.read_text(encoding="utf-8"))
+    for node in _all_nodes(module):
+        for name in tree.trivia_fields(type(node)):
+            value = getattr(node, name)
+            for child in value if isinstance(value, (tuple, list)) else [value]:
+                assert type(child) in TRIVIA or not isinstance(child, cst.CSTNode), (type(node).__name__, name)
+    assert tree.trivia_fields(cst.Call) == {"lpar", "rpar", "whitespace_after_func", "whitespace_before_args"}
+
+
 def test_the_built_in_rules_let_the_walk_pass_trivia_by():
     from asyncreview import plugins
     from asyncreview.config import Settings
@@ -108,6 +135,7 @@ def test_the_built_in_rules_let_the_walk_pass_trivia_by():
     visitors = [_Tracker(context)] + [rule(context) for rule in plugins.all_rules()]
     assert _Dispatcher(visitors, on_crash=lambda index, error: None).walked == NODE_TYPES - TRIVIA
     assert _Dispatcher([Recorder()], on_crash=lambda index, error: None).walked == NODE_TYPES
+    assert _Dispatcher([PlainRecorder()], on_crash=lambda index, error: None).walked == NODE_TYPES - TRIVIA
 
 
 @pytest.mark.parametrize("text", EXTRA + [p.read_text(encoding="utf-8") for p in SOURCES[:40]])
