@@ -18,7 +18,9 @@ from asyncreview import source as src
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.locate import Locator, forget as forget_positions
-from asyncreview.tree import NODE_TYPES, SKIPPED_WHEN_NONE, TRIVIA, collector_paused, fields_of, parse_module, trivia_fields
+from asyncreview.tree import (
+    NODE_TYPES, NOT_TRIVIA, SKIPPED_WHEN_NONE, TRIVIA, collector_paused, fields_of, parse_module, trivia_fields,
+)
 from asyncreview.rule import FileContext, Prefilter, Rule
 
 MAX_SNIPPET_LINES = 12
@@ -104,9 +106,6 @@ def _hooks(visitor: cst.BatchableCSTVisitor) -> Dict[str, Callable[[Any], None]]
     return found
 
 
-_NOT_TRIVIA = NODE_TYPES - TRIVIA
-
-
 def _switched_off(node: cst.CSTNode) -> None:
     pass
 
@@ -138,7 +137,7 @@ class _Dispatcher(cst.CSTVisitor):
                 hooks.setdefault(node_type, {})[attribute] = handlers
         # No visitor looks at whitespace, comments or punctuation: the walk passes them by.
         hooked = {getattr(cst, name.split("_")[1], None) for name in self.table}
-        self.walked: FrozenSet[type] = NODE_TYPES if hooked & TRIVIA else _NOT_TRIVIA
+        self.walked: FrozenSet[type] = NODE_TYPES if hooked & TRIVIA else NOT_TRIVIA
 
     def _call(self, handlers: list, node: cst.CSTNode) -> None:
         for index, method in handlers:

@@ -13,12 +13,13 @@ from asyncreview.catalogue import load_table
 
 
 def dotted_name(node: cst.BaseExpression) -> Optional[str]:
-    """`a.b.c` for a chain of names and attributes; None for anything else."""
+    """`a.b.c` for a chain of names and attributes; None for anything else. (Exact types: LibCST's
+    nodes are ABCs, so isinstance takes the slow path, and nothing subclasses these two.)"""
     parts: List[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
+    while type(node) is cst.Attribute:
+        parts.append(node.attr.value)  # type: ignore[attr-defined]
+        node = node.value  # type: ignore[attr-defined]
+    if type(node) is cst.Name:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None

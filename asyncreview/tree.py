@@ -60,6 +60,7 @@ TRIVIA: FrozenSet[type] = _subclasses(
     cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
     cst.LeftCurlyBrace, cst.RightCurlyBrace,
 )
+NOT_TRIVIA: FrozenSet[type] = NODE_TYPES - TRIVIA
 
 
 _TRIVIA_FIELDS: Dict[type, FrozenSet[str]] = {}
@@ -92,16 +93,22 @@ def _only_trivia(annotation: Any) -> bool:
 _NOT_NODES = frozenset({str, type(None), cst.MaybeSentinel})
 
 
-def children(node: cst.CSTNode) -> List[cst.CSTNode]:
-    """`node.children`, without rebuilding `node`."""
+def inner_children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """`node.children` without trivia (whitespace, comments, operators, punctuation hold nothing
+    else), read without rebuilding `node` and without reading the fields that hold only trivia."""
     found: List[cst.CSTNode] = []
+    skipped = _TRIVIA_FIELDS.get(type(node))
+    if skipped is None:
+        skipped = trivia_fields(type(node))
     for name in fields_of(type(node)):
+        if name in skipped:
+            continue
         value = getattr(node, name)
         kind = type(value)
-        if kind in NODE_TYPES:
+        if kind in NOT_TRIVIA:
             found.append(value)
         elif kind is tuple or kind is list:
-            found.extend(child for child in value if type(child) in NODE_TYPES)
+            found.extend(child for child in value if type(child) in NOT_TRIVIA)
     return found
 
 
@@ -117,6 +124,7 @@ _quick_constructors: List[bool] = []
 # gets them once it has parsed this many characters (one file, as pre-commit runs it, never pays).
 QUICK_CONSTRUCTORS_AFTER = 256 * 1024
 _parsed: List[int] = [0]  # characters this process has parsed (or is expected to parse)
+_QUICK_SCOPE: Dict[str, Any] = {}  # the quick constructors' globals
 
 
 def expect_to_parse(characters: int) -> None:
@@ -135,7 +143,8 @@ def _install_quick_constructors() -> None:
     if _quick_constructors:
         return
     _quick_constructors.append(True)
-    scope: Dict[str, Any] = {"_FACTORY": _FACTORY}
+    scope = _QUICK_SCOPE
+    scope.update(_FACTORY=_FACTORY, _validating=True)
     sources = {kind: _quick_source(kind, f"_{number}", scope) for number, kind in enumerate(NODE_TYPES)}
     exec("\n".join(source for source in sources.values() if source), scope)  # noqa: S102
     for number, (kind, source) in enumerate(sources.items()):
@@ -178,8 +187,8 @@ def _quick_source(kind: type, suffix: str, scope: Dict[str, Any]) -> Optional[st
         else:
             params.append(field.name)
         body.append(f"    {setter}(self, {value})")
-    if "__post_init__" in generated.__code__.co_names:
-        body.append("    self.__post_init__()")
+    if "__post_init__" in generated.__code__.co_names:  # skipped while parse_module runs: no call at all
+        body.append("    if _validating:\n        self.__post_init__()")
     return f"def _init{suffix}(self, {', '.join(params)}):\n" + "\n".join(body or ["    pass"]) + "\n"
 
 
@@ -206,10 +215,12 @@ def parse_module(text: str) -> cst.Module:
     _parsed[0] += len(text)
     validate = CSTNode.__dict__["__post_init__"]
     CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]
+    _QUICK_SCOPE["_validating"] = False
     try:
         return cst.parse_module(text)
     finally:
         CSTNode.__post_init__ = validate  # type: ignore[method-assign]
+        _QUICK_SCOPE["_validating"] = True
 
 
 @contextlib.contextmanager

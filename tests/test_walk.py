@@ -14,7 +14,7 @@ import pytest
 
 from asyncreview.engine import _Dispatcher
 from asyncreview import tree
-from asyncreview.tree import LIBCST_CONSTRUCTORS, NODE_TYPES, TRIVIA, children, collector_paused, parse_module
+from asyncreview.tree import LIBCST_CONSTRUCTORS, NODE_TYPES, TRIVIA, collector_paused, inner_children, parse_module
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = sorted([*REPO.glob("asyncreview/**/*.py"), *REPO.glob("fixtures/**/*.py"), *REPO.glob("examples/**/*.py")])
@@ -92,10 +92,10 @@ def test_real_files(path):
     _check(path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("text", EXTRA)
-def test_children_are_libcsts_children(text):
+@pytest.mark.parametrize("text", EXTRA + [p.read_text(encoding="utf-8") for p in SOURCES[:20]])
+def test_inner_children_are_libcsts_children_but_trivia(text):
     for node in _all_nodes(cst.parse_module(text)):
-        assert children(node) == list(node.children)
+        assert inner_children(node) == [child for child in node.children if type(child) not in TRIVIA]
 
 
 def _all_nodes(node: cst.CSTNode):
@@ -186,6 +186,20 @@ def test_quick_constructors_keep_defaults_fresh_and_arguments_checked(quick_cons
         cst.Name()
     with pytest.raises(TypeError):
         cst.Name("x", nope=1)
+
+
+def test_quick_constructors_validate_except_while_parsing(quick_constructors, monkeypatch):
+    checked = []
+    monkeypatch.setattr(cst.Name, "_validate", lambda self: checked.append(self.value))
+    parse_module("x = y\n")
+    assert checked == []
+    cst.Name("z")
+    assert checked == ["z"]
+    monkeypatch.undo()
+    with pytest.raises(cst.ParserSyntaxError):
+        parse_module("def (:\n")
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")
 
 
 def test_a_process_compiles_quick_constructors_only_once_it_has_parsed_enough():

@@ -17,7 +17,7 @@ from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name
 from asyncreview.rule import Prefilter, Rule, any_word
-from asyncreview.tree import children
+from asyncreview.tree import inner_children
 
 Entry = Dict[str, Any]
 Chain = Tuple[cst.CSTNode, ...]
@@ -101,7 +101,7 @@ def _walk(root: cst.CSTNode) -> Iterator[Tuple[cst.CSTNode, Chain]]:
         node, parents = stack.pop()
         yield node, parents
         chain = parents + (node,)
-        for child in reversed(children(node)):
+        for child in reversed(inner_children(node)):
             stack.append((child, chain))
 
 

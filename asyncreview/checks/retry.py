@@ -17,7 +17,7 @@ from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name
 from asyncreview.rule import Prefilter, Rule, any_word
-from asyncreview.tree import children
+from asyncreview.tree import inner_children
 
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _LEAVE = (cst.Return, cst.Raise, cst.Break)
@@ -97,7 +97,7 @@ def _walk(root: cst.CSTNode, skip: Sequence[cst.CSTNode] = ()) -> Iterator[cst.C
     while stack:
         node = stack.pop()
         yield node
-        for child in children(node):
+        for child in inner_children(node):
             if isinstance(child, _NESTED) or any(child is s for s in skip):
                 continue
             stack.append(child)
@@ -533,7 +533,7 @@ def _walk_all(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(children(node))
+        stack.extend(inner_children(node))
 
 
 RULES = [BroadRetry]
