@@ -124,6 +124,26 @@ def test_fields_annotated_as_trivia_hold_only_trivia(path):
     assert tree.trivia_fields(cst.Call) == {"lpar", "rpar", "whitespace_after_func", "whitespace_before_args"}
 
 
+def test_ast_depth_counts_every_level_of_pythons_tree():
+    import ast
+
+    from asyncreview.source import _ast_depth
+
+    def reference(node):
+        return 1 + max((reference(child) for child in ast.iter_child_nodes(node)), default=0)
+
+    trees = []
+    for text in EXTRA + [p.read_text(encoding="utf-8") for p in SOURCES]:
+        try:
+            trees.append(ast.parse(text))
+        except SyntaxError:  # newer syntax than this Python's (PEP 695 before 3.12)
+            continue
+    assert len(trees) > len(SOURCES)
+    for tree in trees:
+        depth = reference(tree)
+        assert _ast_depth(tree, 1000) == depth and _ast_depth(tree, depth - 1) == depth
+
+
 def test_the_built_in_rules_let_the_walk_pass_trivia_by():
     from asyncreview import plugins
     from asyncreview.config import Settings

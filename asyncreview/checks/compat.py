@@ -277,7 +277,7 @@ class VersionCompat(Rule):
         return self.annotation_depth > 0 and self.lazy_annotations
 
     def _qualify_reference(self, node: cst.BaseExpression) -> Optional[str]:
-        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Call):
+        if type(node) is cst.Attribute and type(node.value) is cst.Call:  # type: ignore[attr-defined]
             owner = self.names.call_result_type(node.value)
             return f"{owner}.{node.attr.value}" if owner else None
         return self.names.qualify(node)

@@ -89,9 +89,9 @@ def _tables(settings: Settings) -> _Tables:
 # -- tree helpers --------------------------------------------------------------------------------
 def _call_of(expr: Optional[cst.BaseExpression]) -> Optional[cst.Call]:
     """The call in `f(...)` or `await f(...)`."""
-    if isinstance(expr, cst.Await):
-        expr = expr.expression
-    return expr if isinstance(expr, cst.Call) else None
+    if type(expr) is cst.Await:  # exact types: isinstance on LibCST's ABCs takes the slow path
+        expr = expr.expression  # type: ignore[union-attr]
+    return expr if type(expr) is cst.Call else None  # type: ignore[return-value]
 
 
 def _walk(root: cst.CSTNode) -> Iterator[Tuple[cst.CSTNode, Chain]]:
