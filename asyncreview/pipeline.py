@@ -320,10 +320,10 @@ def run(options: RunOptions) -> RunResult:
 
     store = None
     if options.use_cache:
-        from asyncreview.store import SignedStore, StoreError
+        from asyncreview.store import RESULTS_STORE, SignedStore, StoreError
 
         try:
-            store = SignedStore(cache_root(), "results-v1")
+            store = SignedStore(cache_root(), RESULTS_STORE)
         except StoreError as error:
             notices.append(f"{error}; continuing without the result cache")
 

@@ -17,6 +17,10 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
+# The per-file results store. v2: a result may be pending (engine.FileResult.pending), which
+# code that predates it would take for a file without a summary.
+RESULTS_STORE = "results-v2"
+
 
 class StoreError(Exception):
     pass

@@ -17,11 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+from asyncreview.store import RESULTS_STORE
 from conftest import SCRIPT
 
 REPO = Path(__file__).resolve().parent.parent
 CODE = "import asyncio\n\n\nasync def main():\n    async with asyncio.timeout(1):\n        pass\n"
-DB = "results-v1.sqlite"
+DB = f"{RESULTS_STORE}.sqlite"
 
 
 def _populate(project, count=60):

@@ -178,11 +178,11 @@ def cache_command(clear: bool, out=None) -> int:
     """`--cache-stats` / `--clear-cache`: both caches (per-file results and LLM reviews)."""
     from asyncreview.config import cache_root
     from asyncreview.llm.cache import STORE_NAME
-    from asyncreview.store import SignedStore, StoreError
+    from asyncreview.store import RESULTS_STORE, SignedStore, StoreError
 
     out = out or sys.stdout
     root = cache_root()
-    for name in ("results-v1", STORE_NAME):
+    for name in (RESULTS_STORE, STORE_NAME):
         try:
             store = SignedStore(root, name)
         except StoreError as error:
