@@ -113,6 +113,23 @@ def test_modules_without_coroutines_are_parsed_only_when_a_chain_reads_them(cli,
     assert [(f["code"], f["line"]) for f in broken] == [("ARV001", 3)]
 
 
+def test_a_cached_pending_module_is_parsed_when_a_new_chain_reaches_it(cli, project):
+    write_package(project)
+    project.write("pkg/unused.py", "import time\n\n\ndef nap():\n    time.sleep(1)\n")
+    first = cli("--select", "ARV2", "--format", "json", project.root)
+    assert (first.json()["summary"]["parsed"], len(arv202(first))) == (5, 2)
+    handlers = (project.root / "app/handlers.py").read_text()
+    project.write("app/handlers.py", handlers.replace("    return config, raw, quiet", "    nap()\n    return config, raw, quiet")
+                  .replace("import asyncio\n", "import asyncio\n\nfrom pkg.unused import nap\n"))
+    second = cli("--select", "ARV2", "--format", "json", project.root)
+    summary = second.json()["summary"]
+    assert (summary["cached"], summary["parsed"]) == (5, 6), summary  # unused.py came from the cache, pending
+    naps = [f for f in arv202(second) if "nap() -> time.sleep()" in f["message"]]
+    assert [f["line"] for f in naps] == [16] and "pkg/unused.py:5" in naps[0]["snippet"]
+    third = cli("--select", "ARV2", "--format", "json", project.root)
+    assert arv202(third) == arv202(second) and third.json()["summary"]["cached"] == 6
+
+
 def test_depth_limit_from_config(cli, project):
     write_package(project, "blocking-max-depth = 2\n")
     result = cli("--select", "ARV2", "--format", "json", "--no-cache", project.root)
