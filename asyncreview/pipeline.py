@@ -381,9 +381,7 @@ def run(options: RunOptions) -> RunResult:
         done = _analyze_all(items, jobs, defer=False)
         fresh.update(done)
         for path in paths:
-            index = index_of.get(path)
-            result = by_path[path] = done.get(index) or FileResult()  # pending no more, whatever happens
-            results[index] = result
+            by_path[path] = done.get(index_of.get(path)) or FileResult()  # pending no more, whatever happens
 
     joined = _join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices, complete)
     if store is not None:

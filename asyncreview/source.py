@@ -9,6 +9,8 @@ import tokenize
 import warnings
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
+from asyncreview.tree import subclasses
+
 # LibCST's native parser overflows the C stack (a segfault, not an exception) on very deep
 # nesting: 2,000 parentheses or a 100,000-term expression. Python's own parser stops those with a
 # SyntaxError or RecursionError, so every file is checked with `ast` first. LibCST is also
@@ -97,16 +99,7 @@ def _ast_depth(tree: ast.AST, limit: int) -> int:
     return depth
 
 
-def _ast_types() -> FrozenSet[type]:
-    found, stack = set(), [ast.AST]
-    while stack:
-        kind = stack.pop()
-        found.add(kind)
-        stack.extend(kind.__subclasses__())
-    return frozenset(found)
-
-
-_AST_TYPES = _ast_types()
+_AST_TYPES = subclasses(ast.AST)
 
 
 _INDENT_FORM_FEED = re.compile(r"^[ \t\f]*\f", re.MULTILINE)

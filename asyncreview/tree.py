@@ -37,7 +37,8 @@ def fields_of(kind: type) -> Tuple[str, ...]:
 SKIPPED_WHEN_NONE = frozenset({"format_spec"})
 
 
-def _subclasses(*bases: type) -> FrozenSet[type]:
+def subclasses(*bases: type) -> FrozenSet[type]:
+    """The bases and every class below them."""
     found = set()
     stack = list(bases)
     while stack:
@@ -47,13 +48,13 @@ def _subclasses(*bases: type) -> FrozenSet[type]:
     return frozenset(found)
 
 
-NODE_TYPES: FrozenSet[type] = _subclasses(cst.CSTNode)
+NODE_TYPES: FrozenSet[type] = subclasses(cst.CSTNode)
 
 
 # Whitespace, comments, operators and punctuation: two thirds of a tree's nodes. Their children are
 # of these types too (tests/test_walk.py checks), so a walk whose visitors hook none of them can
 # pass them by without visiting them.
-TRIVIA: FrozenSet[type] = _subclasses(
+TRIVIA: FrozenSet[type] = subclasses(
     cst.BaseParenthesizableWhitespace, cst.EmptyLine, cst.TrailingWhitespace, cst.Comment, cst.Newline,
     cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp,
     cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.Asynchronous, cst.ImportStar,
@@ -97,9 +98,7 @@ def inner_children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """`node.children` without trivia (whitespace, comments, operators, punctuation hold nothing
     else), read without rebuilding `node` and without reading the fields that hold only trivia."""
     found: List[cst.CSTNode] = []
-    skipped = _TRIVIA_FIELDS.get(type(node))
-    if skipped is None:
-        skipped = trivia_fields(type(node))
+    skipped = trivia_fields(type(node))
     for name in fields_of(type(node)):
         if name in skipped:
             continue
