@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import math
 import os
 import stat
 import sys
@@ -135,7 +136,11 @@ def _read_source(path: Path, limit: int) -> bytes:
             raise OSError(errno.EINVAL, "not a regular file")
         if info.st_size > limit:
             raise _TooLarge(info.st_size)
-        data = handle.read(limit + 1)
+        # Asking for the size (not the limit) spares a limit-sized buffer per file; a file that
+        # grew since gives more than its size, and the rest is read up to the limit.
+        data = handle.read(info.st_size + 1)
+        if len(data) > info.st_size:
+            data += handle.read(limit + 1 - len(data))
     if len(data) > limit:
         raise _TooLarge(len(data))
     return data
@@ -247,31 +252,75 @@ def _pool(jobs: int, share: int = 0):
 def _analyze_all(work: list, jobs: int, defer: bool = True) -> Dict[int, FileResult]:
     """Every file's result; with `defer`, files that only a project join could need may come
     back pending (engine.analyze)."""
-    total = sum(len(item[2]) for item in work)
-    if jobs <= 1 or total <= _INLINE_BYTES or len(work) < 4:
-        return dict(_analyze_batch(work, defer))
-    import concurrent.futures
-    from concurrent.futures.process import BrokenProcessPool
-
-    per_batch = max(16 * 1024, min(_BATCH_BYTES, total // (jobs * 8) or 1))
-    results: Dict[int, FileResult] = {}
-    failed: list = []
-    with _pool(jobs, total // jobs) as pool:
-        futures = {pool.submit(_analyze_batch, batch, defer): batch for batch in _batches(work, per_batch)}
-        for future in concurrent.futures.as_completed(futures):
-            try:
-                results.update(future.result())
-            except BrokenProcessPool:
-                failed.extend(futures[future])
-            except Exception as error:  # noqa: BLE001 - report, never abort the run
-                for index, _, _, _ in futures[future]:
-                    results[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {error!r}")])
-    if failed:
-        results.update(_isolate_crashes(failed, defer))
-    return results
+    with _Workers(jobs) as workers:
+        return workers.analyze(work, defer)
 
 
-def _isolate_crashes(items: list, defer: bool) -> Dict[int, FileResult]:
+# Called with each batch's results; returns files to analyze in full as well.
+Prefetch = Callable[[Dict[int, FileResult]], list]
+
+
+class _Workers:
+    """The analysis of a run's files and then of whatever its joins ask for, in one pool: a join
+    round does not pay for a new pool and its warm-up."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.pool: Any = None
+
+    def __enter__(self) -> "_Workers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+    def analyze(self, work: list, defer: bool = True, prefetch: Optional[Prefetch] = None) -> Dict[int, FileResult]:
+        """`work`'s results; `prefetch` may add files to analyze in full while the pool has work."""
+        total = sum(len(item[2]) for item in work)
+        if self.pool is None and (self.jobs <= 1 or total <= _INLINE_BYTES or len(work) < 4):
+            return dict(_analyze_batch(work, defer))
+        import concurrent.futures
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.pool is None:
+            self.pool = _pool(self.jobs, total // self.jobs)
+        running: Dict[Any, Tuple[list, bool]] = {}
+
+        def submit(items: list, batch_defer: bool) -> None:
+            size = sum(len(item[2]) for item in items)
+            for batch in _batches(items, max(16 * 1024, min(_BATCH_BYTES, size // (self.jobs * 8) or 1))):
+                running[self.pool.submit(_analyze_batch, batch, batch_defer)] = (batch, batch_defer)
+
+        results: Dict[int, FileResult] = {}
+        failed: List[Tuple[tuple, bool]] = []
+        submit(work, defer)
+        while running:
+            done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            new: Dict[int, FileResult] = {}
+            for future in done:
+                batch, batch_defer = running.pop(future)
+                try:
+                    new.update(future.result())
+                except BrokenProcessPool:
+                    failed.extend((item, batch_defer) for item in batch)
+                except Exception as error:  # noqa: BLE001 - report, never abort the run
+                    for index, _, _, _ in batch:
+                        new[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {error!r}")])
+            results.update(new)
+            if prefetch is not None and not failed:
+                extra = prefetch(new)
+                if extra:
+                    submit(extra, False)
+        if failed:
+            self.pool.shutdown(wait=False)
+            self.pool = None  # a broken pool takes no more work; the next round starts another
+            results.update(_isolate_crashes(failed))
+        return results
+
+
+def _isolate_crashes(items: List[Tuple[tuple, bool]]) -> Dict[int, FileResult]:
     """A dead worker breaks every batch in flight; redo those files one at a time so only the
     file that kills the process is lost."""
     from concurrent.futures.process import BrokenProcessPool
@@ -279,7 +328,7 @@ def _isolate_crashes(items: list, defer: bool) -> Dict[int, FileResult]:
     results: Dict[int, FileResult] = {}
     pool = _pool(1)
     try:
-        for item in items:
+        for item, defer in items:
             try:
                 results.update(pool.submit(_analyze_batch, [item], defer).result())
             except BrokenProcessPool:
@@ -364,26 +413,29 @@ def run(options: RunOptions) -> RunResult:
         work = remaining
 
     jobs = options.jobs or os.cpu_count() or 1
-    fresh = _analyze_all(work, jobs)
-    results.update(fresh)
-    waiting.update((item[0], item) for item in work if fresh[item[0]].pending)
+    settings_by_path = {shown: settings for shown, _path, _config, settings in entries}
+    with _Workers(jobs) as workers:
+        prefetch = _Prefetch(rules, entries, settings_by_path, results, work, waiting)
+        fresh = workers.analyze(work, prefetch=prefetch if prefetch.joining else None)
+        results.update(fresh)
+        waiting.update((item[0], item) for item in work if fresh[item[0]].pending)
+        for index in prefetch.sent:
+            waiting.pop(index, None)
 
-    by_path: Dict[str, FileResult] = {}
-    settings_by_path: Dict[str, Settings] = {}
-    for index, (shown, _path, _config, settings) in enumerate(entries):
-        by_path[shown] = results.get(index, FileResult())
-        settings_by_path[shown] = settings
-    index_of = {shown: index for index, (shown, _path, _config, _settings) in enumerate(entries)}
+        by_path: Dict[str, FileResult] = {}
+        for index, (shown, _path, _config, _settings) in enumerate(entries):
+            by_path[shown] = results.get(index, FileResult())
+        index_of = {shown: index for index, (shown, _path, _config, _settings) in enumerate(entries)}
 
-    def complete(paths: Set[str]) -> None:
-        """Analyze pending files a join asked for, in full."""
-        items = [waiting.pop(index_of[path]) for path in sorted(paths) if index_of.get(path) in waiting]
-        done = _analyze_all(items, jobs, defer=False)
-        fresh.update(done)
-        for path in paths:
-            by_path[path] = done.get(index_of.get(path)) or FileResult()  # pending no more, whatever happens
+        def complete(paths: Set[str]) -> None:
+            """Analyze pending files a join asked for, in full."""
+            items = [waiting.pop(index_of[path]) for path in sorted(paths) if index_of.get(path) in waiting]
+            done = workers.analyze(items, defer=False)
+            fresh.update(done)
+            for path in paths:
+                by_path[path] = done.get(index_of.get(path)) or FileResult()  # pending no more, whatever happens
 
-    joined = _join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices, complete)
+        joined = _join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices, complete)
     if store is not None:
         from asyncreview.store import StoreError
 
@@ -417,8 +469,7 @@ def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Set
     the same contents and settings join to the same findings, so those are cached too: a warm run
     then never decodes a summary. A join that reads a pending file's summary is run again once
     `complete` has analyzed what it read."""
-    joining = [r for r in rules if any(code in s.enabled for s in settings_by_path.values() for code in r.codes)
-               and r.joins_files()]
+    joining = _joining(rules, settings_by_path)
     if not joining:
         return []
     memo_key = None
@@ -456,6 +507,73 @@ def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Set
         except StoreError:
             pass  # the file results were cached; this only saves the next run a join
     return joined
+
+
+def _joining(rules, settings_by_path: Dict[str, Settings]) -> list:
+    return [r for r in rules if r.joins_files() and any(code in s.enabled for s in settings_by_path.values() for code in r.codes)]
+
+
+class _Prefetch:
+    """Joins run early, on the results so far, while the pool still has files to analyze: the
+    pending files they read are analyzed in full then, by the pool, instead of in join rounds
+    after it is done (a cold run of 15,000 files spent 5% of its time in those). A file not
+    analyzed yet counts as pending, and is analyzed in full if it comes back pending. The join
+    rounds after the pool remain, for what this did not foresee: findings never depend on it."""
+
+    MARKS = (0.5, 0.8, 1.0)  # fractions of the files analyzed at which to join early
+
+    def __init__(self, rules, entries, settings_by_path: Dict[str, Settings], known: Dict[int, FileResult],
+                 work: list, waiting: Dict[int, tuple]) -> None:
+        self.joining = _joining(rules, settings_by_path)
+        self.settings_by_path = settings_by_path
+        self.paths = [shown for shown, _path, _config, _settings in entries]
+        self.index_of = {shown: index for index, shown in enumerate(self.paths)}
+        self.known = known  # from the cache
+        self.results: Dict[int, FileResult] = {}
+        self.items = {**waiting, **{item[0]: item for item in work}}
+        self.unseen = {item[0] for item in work}
+        self.marks = [max(1, math.ceil(len(work) * fraction)) for fraction in self.MARKS]
+        self.asked: Set[int] = set()  # read by an early join before their result came
+        self.sent: Set[int] = set()
+
+    def __call__(self, new: Dict[int, FileResult]) -> list:
+        self.results.update(new)
+        self.unseen.difference_update(new)
+        extra = [index for index, result in new.items() if result.pending and index in self.asked]
+        analyzed = len(self.items) - len(self.unseen)
+        if self.marks and analyzed >= self.marks[0]:
+            while self.marks and analyzed >= self.marks[0]:
+                self.marks.pop(0)
+            extra.extend(self._wanted())
+        extra = sorted(set(extra) - self.sent)
+        self.sent.update(extra)
+        return [self.items[index] for index in extra]
+
+    def _wanted(self) -> List[int]:
+        """Files the join would read now: pending ones to analyze, unseen ones to watch for."""
+        view = {}
+        for index, path in enumerate(self.paths):
+            view[path] = _UNSEEN if index in self.unseen else self.results.get(index) or self.known.get(index) or _NOTHING
+        wanted: Set[str] = set()
+        for rule in self.joining:
+            summaries = _summaries(rule.family, view)
+            try:
+                rule.project_findings(summaries, self.settings_by_path)
+            except Exception:  # noqa: BLE001 - the join after the pool reports it
+                return []
+            wanted |= summaries.wanted
+        found = []
+        for path in wanted:
+            index = self.index_of[path]
+            if index in self.unseen:
+                self.asked.add(index)
+            elif index in self.items:
+                found.append(index)
+        return found
+
+
+_UNSEEN = FileResult(pending=True)
+_NOTHING = FileResult()
 
 
 def _summaries(family: str, by_path: Dict[str, FileResult]) -> ProjectSummaries:

@@ -201,3 +201,46 @@ def test_any_word_matches_exactly_what_the_plain_alternation_matches(words, text
     fast = re.compile(any_word(words, whole=whole, ignore_case=ignore_case))
     data = text.encode()
     assert bool(fast.search(data)) == bool(plain_pattern.search(data)), fast.pattern
+
+
+def test_early_joins_send_the_pending_files_they_read_to_the_pool():
+    """_Prefetch: a join at a mark reads what it can; a pending file it reads is analyzed in full
+    at once, one not analyzed yet as soon as it comes back pending."""
+    from asyncreview.engine import analyze
+
+    rules = plugins.all_rules()
+    settings = settings_for(rules, target="3.9")
+    sources = {
+        "a.py": b"from b import helper\n\nasync def main():\n    helper()\n",
+        "b.py": b"from c import nap\n\ndef helper():\n    nap()\n",
+        "c.py": b"import time\n\ndef nap():\n    time.sleep(1)\n",
+        "d.py": b"async def other():\n    pass\n",
+    }
+    entries = [(name, Path(name), None, settings) for name in sources]
+    work = [(index, name, data, settings) for index, (name, data) in enumerate(sources.items())]
+    deferred = {index: analyze(data, settings, rules, name, True) for index, name, data, _ in work}
+    full = {index: analyze(data, settings, rules, name) for index, name, data, _ in work}
+    assert [deferred[i].pending for i in range(4)] == [False, True, True, False]
+
+    prefetch = pipeline._Prefetch(rules, entries, {name: settings for name in sources}, {}, work, {})
+    prefetch.marks = [2, 3]  # join when 2 and 3 files are in
+    assert prefetch({0: deferred[0]}) == []  # no mark reached: no join yet
+    assert prefetch({1: deferred[1]}) == [work[1]]  # main() calls helper() in b.py: pending, read
+    assert prefetch({1: full[1]}) == []  # b.py in full: no new mark
+    assert prefetch({3: deferred[3]}) == [] and prefetch.asked == {2}  # helper() calls c.py: not in yet
+    assert prefetch({2: deferred[2]}) == [work[2]]  # it comes back pending: sent, with no join
+    assert prefetch({2: deferred[2]}) == [] and prefetch.sent == {1, 2}  # and only once
+
+
+def test_a_chain_through_pending_modules_is_found_with_a_pool_as_without(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "_INLINE_BYTES", 0)
+    monkeypatch.setattr(pipeline._Prefetch, "MARKS", (0.3, 0.6, 1.0))
+    (tmp_path / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.9"\n')
+    (tmp_path / "a.py").write_text("from b import helper\n\nasync def main():\n    helper()\n")
+    (tmp_path / "b.py").write_text("from c import nap\n\ndef helper():\n    nap()\n")
+    (tmp_path / "c.py").write_text("import time\n\ndef nap():\n    time.sleep(1)\n")
+    for index in range(20):  # files enough for the early joins to have something to read
+        (tmp_path / f"m{index}.py").write_text(f"def f{index}():\n    return {index}\n" * 50)
+    runs = [pipeline.run(pipeline.RunOptions(paths=[tmp_path], use_cache=False, jobs=jobs)) for jobs in (1, 2)]
+    assert [[(Path(f.path).name, f.line, f.code) for f in run.findings] for run in runs] == [[("a.py", 4, "ARV202")]] * 2
+    assert "c.py:4" in runs[1].findings[0].message

@@ -501,7 +501,9 @@ class BlockingCalls(Rule):
 Link = Tuple[str, str, Optional[List[Any]]]
 
 
-def _module_parts(path: str) -> List[str]:
+@functools.lru_cache(maxsize=1 << 16)
+def _module_parts(path: str) -> Tuple[str, ...]:
+    """A path's module name, as parts (callers ask again for every call that leaves the file)."""
     text = path.replace("\\", "/")
     for suffix in (".pyi", ".py"):
         if text.endswith(suffix):
@@ -509,7 +511,21 @@ def _module_parts(path: str) -> List[str]:
     parts = [p for p in text.split("/") if p not in ("", ".", "..")]
     if parts and parts[-1] == "__init__":
         parts.pop()
-    return parts
+    return tuple(parts)
+
+
+@functools.lru_cache(maxsize=2)
+def _module_index(paths: Tuple[str, ...]) -> Tuple[Dict[str, List[str]], Dict[str, bool]]:
+    """Every dotted suffix of every path's module name -> the paths it may name; and which paths
+    are packages. Built once for the project, however many joins run on it."""
+    modules: Dict[str, List[str]] = {}
+    is_package = {}
+    for path in paths:
+        parts = _module_parts(path)
+        is_package[path] = path.replace("\\", "/").rsplit("/", 1)[-1].startswith("__init__.")
+        for start in range(len(parts)):
+            modules.setdefault(".".join(parts[start:]), []).append(path)
+    return modules, is_package
 
 
 class Graph:
@@ -519,13 +535,7 @@ class Graph:
         self.files = files
         self.max_depth = max_depth
         self.local_only = local_only
-        self.modules: Dict[str, List[str]] = {}
-        self.is_package = {}
-        for path in files:
-            parts = _module_parts(path)
-            self.is_package[path] = path.replace("\\", "/").rsplit("/", 1)[-1].startswith("__init__.")
-            for start in range(len(parts)):
-                self.modules.setdefault(".".join(parts[start:]), []).append(path)
+        self.modules, self.is_package = _module_index(tuple(files))
         self.edges: Dict[Tuple[str, str], List[Tuple[str, str]]] = {}
         self.cache: Dict[Tuple[str, str, int], Tuple[Optional[List[Link]], bool]] = {}
 
