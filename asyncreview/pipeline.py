@@ -12,7 +12,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from asyncreview import __version__, discovery, plugins
 from asyncreview.config import (
@@ -277,27 +277,56 @@ class _Workers:
             self.pool = None
 
     def analyze(self, work: list, defer: bool = True, prefetch: Optional[Prefetch] = None) -> Dict[int, FileResult]:
-        """`work`'s results; `prefetch` may add files to analyze in full while the pool has work."""
-        total = sum(len(item[2]) for item in work)
-        if self.pool is None and (self.jobs <= 1 or total <= _INLINE_BYTES or len(work) < 4):
+        return self.stream([work], len(work), defer, prefetch)
+
+    def stream(self, chunks: Iterable[list], expected: int, defer: bool = True,
+               prefetch: Optional[Prefetch] = None) -> Dict[int, FileResult]:
+        """The results of the files `chunks` yield (about `expected` of them): the pool starts on
+        the first chunks while the caller reads the next. `prefetch` may add files to analyze in
+        full while the pool has work."""
+        chunks = iter(chunks)
+        work: list = []
+        size = 0
+        more = True
+        while more:
+            chunk = next(chunks, None)
+            if chunk is None:
+                more = False
+                break
+            work.extend(chunk)
+            size += sum(len(item[2]) for item in chunk)
+            if self.pool is not None or (self.jobs > 1 and size > _INLINE_BYTES and len(work) >= 4):
+                break
+        if self.pool is None and not more and (self.jobs <= 1 or size <= _INLINE_BYTES or len(work) < 4):
             return dict(_analyze_batch(work, defer))
         import concurrent.futures
         from concurrent.futures.process import BrokenProcessPool
 
+        total = size * max(expected, len(work)) // max(len(work), 1)  # the bytes to expect in all
         if self.pool is None:
             self.pool = _pool(self.jobs, total // self.jobs)
+        per_batch = max(16 * 1024, min(_BATCH_BYTES, total // (self.jobs * 8) or 1))
         running: Dict[Any, Tuple[list, bool]] = {}
 
         def submit(items: list, batch_defer: bool) -> None:
-            size = sum(len(item[2]) for item in items)
-            for batch in _batches(items, max(16 * 1024, min(_BATCH_BYTES, size // (self.jobs * 8) or 1))):
+            for batch in _batches(items, per_batch):
                 running[self.pool.submit(_analyze_batch, batch, batch_defer)] = (batch, batch_defer)
 
         results: Dict[int, FileResult] = {}
         failed: List[Tuple[tuple, bool]] = []
         submit(work, defer)
-        while running:
-            done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+        while running or more:
+            if more:  # read on; take whatever is done meanwhile
+                chunk = next(chunks, None)
+                if chunk is None:
+                    more = False
+                else:
+                    submit(chunk, defer)
+                done, _ = concurrent.futures.wait(running, timeout=0)
+            else:
+                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            if not done:
+                continue
             new: Dict[int, FileResult] = {}
             for future in done:
                 batch, batch_defer = running.pop(future)
@@ -378,45 +407,57 @@ def run(options: RunOptions) -> RunResult:
 
     results: Dict[int, FileResult] = {}
     keys: Dict[int, str] = {}
-    work = []
-    for index, (shown, path, config, settings) in enumerate(entries):
-        limit = options.max_file_size or config.get("max-file-size") or DEFAULT_MAX_FILE_SIZE
-        try:
-            data = _read_source(path, limit)
-        except _TooLarge as error:
-            message = f"skipped: too large ({error.size} bytes; max-file-size is {limit})"
-            results[index] = FileResult(findings=[diagnostic("ARV004", message)])
-            continue
-        except OSError as error:
-            results[index] = FileResult(findings=[diagnostic("ARV002", f"cannot read file: {error.strerror or error}")])
-            continue
-        keys[index] = _cache_key(data, settings, rules_id)
-        work.append((index, shown, data, settings))
-
-    cached = 0
+    items: Dict[int, tuple] = {}  # every file read, with its bytes
+    work: list = []  # the files analyzed
     waiting: Dict[int, tuple] = {}  # cached pending results: their bytes, in case a join asks
-    if store is not None and keys:
-        hits = store.get_many(keys.values())
-        remaining = []
-        for item in work:
-            entry = hits.get(keys[item[0]])
-            if entry is not None:
+    cached = 0
+
+    def misses() -> Iterator[list]:
+        """The files to analyze, a chunk at a time, read and looked up in the cache: the pool
+        starts on the first chunks while the rest are read."""
+        nonlocal cached
+        start, size = 0, 64
+        while start < len(entries):
+            chunk = []
+            for index in range(start, min(start + size, len(entries))):
+                shown, path, config, settings = entries[index]
+                limit = options.max_file_size or config.get("max-file-size") or DEFAULT_MAX_FILE_SIZE
                 try:
-                    result = results[item[0]] = FileResult.from_json(entry)
-                    cached += 1
-                    if result.pending:
-                        waiting[item[0]] = item
+                    data = _read_source(path, limit)
+                except _TooLarge as error:
+                    message = f"skipped: too large ({error.size} bytes; max-file-size is {limit})"
+                    results[index] = FileResult(findings=[diagnostic("ARV004", message)])
                     continue
-                except (KeyError, TypeError, ValueError, AttributeError):  # foreign shape: a miss
-                    pass
-            remaining.append(item)
-        work = remaining
+                except OSError as error:
+                    results[index] = FileResult(findings=[diagnostic("ARV002", f"cannot read file: {error.strerror or error}")])
+                    continue
+                keys[index] = _cache_key(data, settings, rules_id)
+                chunk.append(items.setdefault(index, (index, shown, data, settings)))
+            start, size = start + size, min(size * 2, 1024)
+            if store is not None and chunk:
+                hits = store.get_many(keys[item[0]] for item in chunk)
+                remaining = []
+                for item in chunk:
+                    entry = hits.get(keys[item[0]])
+                    if entry is not None:
+                        try:
+                            result = results[item[0]] = FileResult.from_json(entry)
+                            cached += 1
+                            if result.pending:
+                                waiting[item[0]] = item
+                            continue
+                        except (KeyError, TypeError, ValueError, AttributeError):  # foreign shape: a miss
+                            pass
+                    remaining.append(item)
+                chunk = remaining
+            work.extend(chunk)
+            yield chunk
 
     jobs = options.jobs or os.cpu_count() or 1
     settings_by_path = {shown: settings for shown, _path, _config, settings in entries}
     with _Workers(jobs) as workers:
-        prefetch = _Prefetch(rules, entries, settings_by_path, results, work, waiting)
-        fresh = workers.analyze(work, prefetch=prefetch if prefetch.joining else None)
+        prefetch = _Prefetch(rules, entries, settings_by_path, results, items)
+        fresh = workers.stream(misses(), len(entries), prefetch=prefetch if prefetch.joining else None)
         results.update(fresh)
         waiting.update((item[0], item) for item in work if fresh[item[0]].pending)
         for index in prefetch.sent:
@@ -523,24 +564,22 @@ class _Prefetch:
     MARKS = (0.5, 0.8, 1.0)  # fractions of the files analyzed at which to join early
 
     def __init__(self, rules, entries, settings_by_path: Dict[str, Settings], known: Dict[int, FileResult],
-                 work: list, waiting: Dict[int, tuple]) -> None:
+                 items: Dict[int, tuple]) -> None:
         self.joining = _joining(rules, settings_by_path)
         self.settings_by_path = settings_by_path
         self.paths = [shown for shown, _path, _config, _settings in entries]
         self.index_of = {shown: index for index, shown in enumerate(self.paths)}
-        self.known = known  # from the cache
+        self.known = known  # from the cache (or unreadable), filled as the files are read
+        self.items = items  # every file read, filled as they are read
         self.results: Dict[int, FileResult] = {}
-        self.items = {**waiting, **{item[0]: item for item in work}}
-        self.unseen = {item[0] for item in work}
-        self.marks = [max(1, math.ceil(len(work) * fraction)) for fraction in self.MARKS]
+        self.marks = [max(1, math.ceil(len(entries) * fraction)) for fraction in self.MARKS]
         self.asked: Set[int] = set()  # read by an early join before their result came
         self.sent: Set[int] = set()
 
     def __call__(self, new: Dict[int, FileResult]) -> list:
         self.results.update(new)
-        self.unseen.difference_update(new)
         extra = [index for index, result in new.items() if result.pending and index in self.asked]
-        analyzed = len(self.items) - len(self.unseen)
+        analyzed = len(self.results) + len(self.known)
         if self.marks and analyzed >= self.marks[0]:
             while self.marks and analyzed >= self.marks[0]:
                 self.marks.pop(0)
@@ -553,7 +592,7 @@ class _Prefetch:
         """Files the join would read now: pending ones to analyze, unseen ones to watch for."""
         view = {}
         for index, path in enumerate(self.paths):
-            view[path] = _UNSEEN if index in self.unseen else self.results.get(index) or self.known.get(index) or _NOTHING
+            view[path] = self.results.get(index) or self.known.get(index) or _UNSEEN
         wanted: Set[str] = set()
         for rule in self.joining:
             summaries = _summaries(rule.family, view)
@@ -565,15 +604,14 @@ class _Prefetch:
         found = []
         for path in wanted:
             index = self.index_of[path]
-            if index in self.unseen:
+            if index not in self.results and index not in self.known:
                 self.asked.add(index)
             elif index in self.items:
                 found.append(index)
         return found
 
 
-_UNSEEN = FileResult(pending=True)
-_NOTHING = FileResult()
+_UNSEEN = FileResult(pending=True)  # not analyzed yet
 
 
 def _summaries(family: str, by_path: Dict[str, FileResult]) -> ProjectSummaries:

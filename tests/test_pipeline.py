@@ -222,7 +222,7 @@ def test_early_joins_send_the_pending_files_they_read_to_the_pool():
     full = {index: analyze(data, settings, rules, name) for index, name, data, _ in work}
     assert [deferred[i].pending for i in range(4)] == [False, True, True, False]
 
-    prefetch = pipeline._Prefetch(rules, entries, {name: settings for name in sources}, {}, work, {})
+    prefetch = pipeline._Prefetch(rules, entries, {name: settings for name in sources}, {}, {item[0]: item for item in work})
     prefetch.marks = [2, 3]  # join when 2 and 3 files are in
     assert prefetch({0: deferred[0]}) == []  # no mark reached: no join yet
     assert prefetch({1: deferred[1]}) == [work[1]]  # main() calls helper() in b.py: pending, read
@@ -244,3 +244,22 @@ def test_a_chain_through_pending_modules_is_found_with_a_pool_as_without(tmp_pat
     runs = [pipeline.run(pipeline.RunOptions(paths=[tmp_path], use_cache=False, jobs=jobs)) for jobs in (1, 2)]
     assert [[(Path(f.path).name, f.line, f.code) for f in run.findings] for run in runs] == [[("a.py", 4, "ARV202")]] * 2
     assert "c.py:4" in runs[1].findings[0].message
+
+
+def test_the_pool_starts_on_the_first_files_read(monkeypatch):
+    monkeypatch.setattr(pipeline, "_INLINE_BYTES", 0)
+    settings = settings_for(plugins.all_rules(), target="3.10")
+    body = b"import asyncio\nasyncio.timeout\n" + b"x = 1\n" * 200
+    chunks = [[(i, f"m{i}.py", body, settings) for i in range(start, start + 4)] for start in (0, 4, 8)]
+    for jobs, expected in ((2, [False, True, True]), (1, [False, False, False])):
+        pool_when_asked = []
+        with pipeline._Workers(jobs) as workers:
+            def reading():
+                for chunk in chunks:
+                    pool_when_asked.append(workers.pool is not None)
+                    yield chunk
+
+            results = workers.stream(reading(), 12)
+        assert pool_when_asked == expected
+        assert sorted(results) == list(range(12))
+        assert all([f.code for f in result.findings] == ["ARV101"] for result in results.values())
