@@ -136,11 +136,7 @@ def _read_source(path: Path, limit: int) -> bytes:
             raise OSError(errno.EINVAL, "not a regular file")
         if info.st_size > limit:
             raise _TooLarge(info.st_size)
-        # Asking for the size (not the limit) spares a limit-sized buffer per file; a file that
-        # grew since gives more than its size, and the rest is read up to the limit.
-        data = handle.read(info.st_size + 1)
-        if len(data) > info.st_size:
-            data += handle.read(limit + 1 - len(data))
+        data = handle.read(limit + 1)
     if len(data) > limit:
         raise _TooLarge(len(data))
     return data
