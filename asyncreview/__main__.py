@@ -1,3 +1,3 @@
-from asyncreview.cli import main
+from asyncreview.cli import entry
 
-raise SystemExit(main())
+entry()

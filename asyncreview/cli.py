@@ -92,6 +92,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_ERROR
 
 
+def entry() -> None:
+    """The `asyncreview` command: main(), then out without tearing the interpreter down. Freeing
+    every module and object at exit (LibCST's node classes among them) took ~30 ms, a tenth of a
+    run on one file. By then the run has closed its caches and its pool; the output is flushed
+    here. An exception out of main() still ends the ordinary way, with its traceback."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+            pass
+    os._exit(code)
+
+
 class _UsageError(Exception):
     pass
 
@@ -210,4 +224,4 @@ def _run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

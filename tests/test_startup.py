@@ -1,6 +1,7 @@
 """The one-file path pre-commit takes stays light, and third-party rule packs still load from their
 entry points now that they are read without importlib.metadata."""
 
+import json
 import os
 import subprocess
 import sys
@@ -78,3 +79,24 @@ def test_rule_pack_registered_by_entry_point_runs(project, tmp_path, cli):
     # Without the pack on the path the code is unknown.
     result = cli("--select", "XPK", "--format", "json", "app.py", cwd=project.root)
     assert "XPK001" not in result.out
+
+
+def test_the_command_leaves_without_teardown_and_loses_no_output(project, tmp_path):
+    """entry() ends with os._exit: everything written must still arrive, through a pipe (more than
+    a pipe's buffer) and into --output, with main()'s exit code."""
+    body = "import time\n\n" + "".join(f"async def f{i}():\n    time.sleep({i})\n\n" for i in range(400))
+    path = project.write("app.py", body)
+    env = dict(os.environ, ASYNCREVIEW_CACHE_DIR=str(tmp_path / "cache"), NO_COLOR="1")
+    env.pop("ANTHROPIC_API_KEY", None)
+    script = os.path.join(os.path.dirname(sys.executable), "asyncreview")
+    for command in ([script], [sys.executable, "-m", "asyncreview"]):
+        piped = subprocess.run([*command, "--no-cache", str(path)], capture_output=True, text=True, env=env, timeout=120)
+        assert piped.returncode == 1, piped.stderr[-2000:]
+        assert len(piped.stdout) > 65536 and piped.stdout.rstrip().endswith("1 file checked."), piped.stdout[-300:]
+        assert piped.stdout.count("ARV201") == 400
+        report = tmp_path / "report.json"
+        written = subprocess.run([*command, "--no-cache", "--format", "json", "-o", str(report), "--exit-zero", str(path)],
+                                 capture_output=True, text=True, env=env, timeout=120)
+        assert written.returncode == 0 and len(json.loads(report.read_text())["findings"]) == 400
+    with open(script) as installed:
+        assert "entry" in installed.read()  # the installed command is the one this test means
