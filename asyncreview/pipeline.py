@@ -403,7 +403,7 @@ def run(options: RunOptions) -> RunResult:
 
     results: Dict[int, FileResult] = {}
     keys: Dict[int, str] = {}
-    items: Dict[int, tuple] = {}  # every file read, with its bytes
+    items: Dict[int, tuple] = {}  # every file that may be analyzed, with its bytes
     work: list = []  # the files analyzed
     waiting: Dict[int, tuple] = {}  # cached pending results: their bytes, in case a join asks
     cached = 0
@@ -428,7 +428,7 @@ def run(options: RunOptions) -> RunResult:
                     results[index] = FileResult(findings=[diagnostic("ARV002", f"cannot read file: {error.strerror or error}")])
                     continue
                 keys[index] = _cache_key(data, settings, rules_id)
-                chunk.append(items.setdefault(index, (index, shown, data, settings)))
+                chunk.append((index, shown, data, settings))
             start, size = start + size, min(size * 2, 1024)
             if store is not None and chunk:
                 hits = store.get_many(keys[item[0]] for item in chunk)
@@ -440,12 +440,13 @@ def run(options: RunOptions) -> RunResult:
                             result = results[item[0]] = FileResult.from_json(entry)
                             cached += 1
                             if result.pending:
-                                waiting[item[0]] = item
+                                waiting[item[0]] = items[item[0]] = item
                             continue
                         except (KeyError, TypeError, ValueError, AttributeError):  # foreign shape: a miss
                             pass
                     remaining.append(item)
                 chunk = remaining
+            items.update((item[0], item) for item in chunk)
             work.extend(chunk)
             yield chunk
 
@@ -566,7 +567,7 @@ class _Prefetch:
         self.paths = [shown for shown, _path, _config, _settings in entries]
         self.index_of = {shown: index for index, shown in enumerate(self.paths)}
         self.known = known  # from the cache (or unreadable), filled as the files are read
-        self.items = items  # every file read, filled as they are read
+        self.items = items  # the files that may be analyzed (in full), filled as they are read
         self.results: Dict[int, FileResult] = {}
         self.marks = [max(1, math.ceil(len(entries) * fraction)) for fraction in self.MARKS]
         self.asked: Set[int] = set()  # read by an early join before their result came
