@@ -245,13 +245,6 @@ def _pool(jobs: int, share: int = 0):
                                                   initializer=expect_to_parse, initargs=(share,))
 
 
-def _analyze_all(work: list, jobs: int, defer: bool = True) -> Dict[int, FileResult]:
-    """Every file's result; with `defer`, files that only a project join could need may come
-    back pending (engine.analyze)."""
-    with _Workers(jobs) as workers:
-        return workers.analyze(work, defer)
-
-
 # Called with each batch's results; returns files to analyze in full as well.
 Prefetch = Callable[[Dict[int, FileResult]], list]
 
@@ -404,7 +397,6 @@ def run(options: RunOptions) -> RunResult:
     results: Dict[int, FileResult] = {}
     keys: Dict[int, str] = {}
     items: Dict[int, tuple] = {}  # every file that may be analyzed, with its bytes
-    work: list = []  # the files analyzed
     waiting: Dict[int, tuple] = {}  # cached pending results: their bytes, in case a join asks
     cached = 0
 
@@ -447,23 +439,22 @@ def run(options: RunOptions) -> RunResult:
                     remaining.append(item)
                 chunk = remaining
             items.update((item[0], item) for item in chunk)
-            work.extend(chunk)
             yield chunk
 
     jobs = options.jobs or os.cpu_count() or 1
     settings_by_path = {shown: settings for shown, _path, _config, settings in entries}
+    index_of = {shown: index for index, (shown, _path, _config, _settings) in enumerate(entries)}
     with _Workers(jobs) as workers:
-        prefetch = _Prefetch(rules, entries, settings_by_path, results, items)
+        prefetch = _Prefetch(rules, index_of, settings_by_path, results, items)
         fresh = workers.stream(misses(), len(entries), prefetch=prefetch if prefetch.joining else None)
         results.update(fresh)
-        waiting.update((item[0], item) for item in work if fresh[item[0]].pending)
+        waiting.update((index, items[index]) for index, result in fresh.items() if result.pending)
         for index in prefetch.sent:
             waiting.pop(index, None)
 
         by_path: Dict[str, FileResult] = {}
         for index, (shown, _path, _config, _settings) in enumerate(entries):
             by_path[shown] = results.get(index, FileResult())
-        index_of = {shown: index for index, (shown, _path, _config, _settings) in enumerate(entries)}
 
         def complete(paths: Set[str]) -> None:
             """Analyze pending files a join asked for, in full."""
@@ -523,16 +514,7 @@ def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Set
             except (KeyError, TypeError, ValueError):  # another shape: join again
                 pass
     while True:
-        joined: List[Finding] = []
-        problems: List[str] = []
-        wanted: Set[str] = set()
-        for rule in joining:
-            summaries = _summaries(rule.family, by_path)
-            try:
-                joined.extend(rule.project_findings(summaries, settings_by_path))
-            except Exception as error:  # noqa: BLE001
-                problems.append(f"internal error joining project facts in {rule.__name__}: {error!r}")
-            wanted |= summaries.wanted
+        joined, problems, wanted = _join_once(joining, by_path, settings_by_path)
         if not wanted:
             break
         complete(wanted)
@@ -545,6 +527,22 @@ def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Set
         except StoreError:
             pass  # the file results were cached; this only saves the next run a join
     return joined
+
+
+def _join_once(joining: list, by_path: Dict[str, FileResult],
+               settings_by_path: Dict[str, Settings]) -> Tuple[List[Finding], List[str], Set[str]]:
+    """One run of every joining rule: its findings, its problems, and the pending files it read."""
+    joined: List[Finding] = []
+    problems: List[str] = []
+    wanted: Set[str] = set()
+    for rule in joining:
+        summaries = _summaries(rule.family, by_path)
+        try:
+            joined.extend(rule.project_findings(summaries, settings_by_path))
+        except Exception as error:  # noqa: BLE001
+            problems.append(f"internal error joining project facts in {rule.__name__}: {error!r}")
+        wanted |= summaries.wanted
+    return joined, problems, wanted
 
 
 def _joining(rules, settings_by_path: Dict[str, Settings]) -> list:
@@ -560,16 +558,15 @@ class _Prefetch:
 
     MARKS = (0.5, 0.8, 1.0)  # fractions of the files analyzed at which to join early
 
-    def __init__(self, rules, entries, settings_by_path: Dict[str, Settings], known: Dict[int, FileResult],
-                 items: Dict[int, tuple]) -> None:
+    def __init__(self, rules, index_of: Dict[str, int], settings_by_path: Dict[str, Settings],
+                 known: Dict[int, FileResult], items: Dict[int, tuple]) -> None:
         self.joining = _joining(rules, settings_by_path)
         self.settings_by_path = settings_by_path
-        self.paths = [shown for shown, _path, _config, _settings in entries]
-        self.index_of = {shown: index for index, shown in enumerate(self.paths)}
+        self.index_of = index_of  # display path -> index, in discovery order
         self.known = known  # from the cache (or unreadable), filled as the files are read
         self.items = items  # the files that may be analyzed (in full), filled as they are read
         self.results: Dict[int, FileResult] = {}
-        self.marks = [max(1, math.ceil(len(entries) * fraction)) for fraction in self.MARKS]
+        self.marks = [max(1, math.ceil(len(index_of) * fraction)) for fraction in self.MARKS]
         self.asked: Set[int] = set()  # read by an early join before their result came
         self.sent: Set[int] = set()
 
@@ -587,17 +584,9 @@ class _Prefetch:
 
     def _wanted(self) -> List[int]:
         """Files the join would read now: pending ones to analyze, unseen ones to watch for."""
-        view = {}
-        for index, path in enumerate(self.paths):
-            view[path] = self.results.get(index) or self.known.get(index) or _UNSEEN
-        wanted: Set[str] = set()
-        for rule in self.joining:
-            summaries = _summaries(rule.family, view)
-            try:
-                rule.project_findings(summaries, self.settings_by_path)
-            except Exception:  # noqa: BLE001 - the join after the pool reports it
-                return []
-            wanted |= summaries.wanted
+        view = {path: self.results.get(index) or self.known.get(index) or _UNSEEN
+                for path, index in self.index_of.items()}
+        _, _, wanted = _join_once(self.joining, view, self.settings_by_path)  # the joins after the pool report problems
         found = []
         for path in wanted:
             index = self.index_of[path]

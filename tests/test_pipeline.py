@@ -35,7 +35,8 @@ def test_a_worker_that_dies_costs_only_its_own_file(monkeypatch):
     body = b"import asyncio\nasyncio.timeout\n" + b"x = 1\n" * 200
     work = [(i, f"m{i}.py", body, settings) for i in range(12)]
     work[5] = (5, "m5.py", body + b"# KILL-THE-WORKER\n", settings)
-    results = pipeline._analyze_all(work, jobs=2)
+    with pipeline._Workers(2) as workers:
+        results = workers.analyze(work)
     assert sorted(results) == list(range(12))
     assert [f.code for f in results[5].findings] == ["ARV001"]
     assert "parser crashed" in results[5].findings[0].message
@@ -60,7 +61,8 @@ pipeline._INLINE_BYTES = 0
 settings = settings_for(plugins.all_rules(), target="3.10")
 body = b"import asyncio\\nasyncio.timeout\\n" + b"x = 1\\n" * 10_000  # 60 KB a file
 files = int(sys.argv[1])
-results = pipeline._analyze_all([(i, f"m{i}.py", body, settings) for i in range(files)], jobs=2)
+with pipeline._Workers(2) as workers:
+    results = workers.analyze([(i, f"m{i}.py", body, settings) for i in range(files)])
 first = {}
 for index in sorted(results):  # a worker takes its batches in order
     first.setdefault(results[index].summary["pid"], results[index].summary["quick"])
@@ -216,13 +218,13 @@ def test_early_joins_send_the_pending_files_they_read_to_the_pool():
         "c.py": b"import time\n\ndef nap():\n    time.sleep(1)\n",
         "d.py": b"async def other():\n    pass\n",
     }
-    entries = [(name, Path(name), None, settings) for name in sources]
     work = [(index, name, data, settings) for index, (name, data) in enumerate(sources.items())]
     deferred = {index: analyze(data, settings, rules, name, True) for index, name, data, _ in work}
     full = {index: analyze(data, settings, rules, name) for index, name, data, _ in work}
     assert [deferred[i].pending for i in range(4)] == [False, True, True, False]
 
-    prefetch = pipeline._Prefetch(rules, entries, {name: settings for name in sources}, {}, {item[0]: item for item in work})
+    index_of = {name: index for index, name in enumerate(sources)}
+    prefetch = pipeline._Prefetch(rules, index_of, {name: settings for name in sources}, {}, {item[0]: item for item in work})
     prefetch.marks = [2, 3]  # join when 2 and 3 files are in
     assert prefetch({0: deferred[0]}) == []  # no mark reached: no join yet
     assert prefetch({1: deferred[1]}) == [work[1]]  # main() calls helper() in b.py: pending, read
