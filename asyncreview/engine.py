@@ -7,7 +7,6 @@ import ast
 import functools
 import inspect
 import json
-import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple, Type
@@ -21,7 +20,7 @@ from asyncreview.locate import Locator, forget as forget_positions
 from asyncreview.tree import (
     NODE_TYPES, NOT_TRIVIA, SKIPPED_WHEN_NONE, TRIVIA, collector_paused, fields_of, parse_module, trivia_fields,
 )
-from asyncreview.rule import FileContext, Prefilter, Rule
+from asyncreview.rule import FileContext, Prefilter, Rule, Scanned, Screen, screen
 
 MAX_SNIPPET_LINES = 12
 
@@ -321,11 +320,12 @@ def analyze(data: bytes, settings: Settings, rules: Sequence[Type[Rule]], path: 
     joins files, and none can report here) is checked but not parsed: a pending result, which
     the pipeline completes if a join reads it."""
     gates = _gates(active_rules(rules, settings), settings)
-    running = _admitted(data, gates)
+    text = Scanned(data)
+    running = _admitted(text, gates)
     if not running:
         return FileResult()
     with collector_paused():
-        if defer_summaries and _summary_only(data, running, gates):
+        if defer_summaries and _summary_only(text, running, gates):
             checked = _checked_source(data, settings)
             if checked is not None:
                 return checked
@@ -337,27 +337,23 @@ def admitted_rules(data: bytes, rules: Tuple[Type[Rule], ...], settings: Setting
     parsed). Half the lines of real projects need no compat, resources or retry pass. A rule
     that joins files runs on every parsed file, as the join's module lookup expects a summary
     from each."""
-    return _admitted(data, _gates(rules, settings))
+    return _admitted(Scanned(data), _gates(rules, settings))
 
 
-def _admitted(data: bytes, gates: "Tuple[_Gate, ...]") -> Tuple[Type[Rule], ...]:
-    admits = [gate.patterns is None or _any_match(gate.patterns, data) for gate in gates]
+def _admitted(text: Scanned, gates: "Tuple[_Gate, ...]") -> Tuple[Type[Rule], ...]:
+    admits = [gate.admits is None or gate.admits(text) for gate in gates]
     if not any(admits):
         return ()
     return tuple(gate.rule for gate, admitted in zip(gates, admits) if admitted or gate.joins)
 
 
-def _summary_only(data: bytes, running: Tuple[Type[Rule], ...], gates: "Tuple[_Gate, ...]") -> bool:
+def _summary_only(text: Scanned, running: Tuple[Type[Rule], ...], gates: "Tuple[_Gate, ...]") -> bool:
     """Whether every rule that would run joins files and cannot report in this file (its
     report_prefilter does not match): a sixth of the lines of real projects."""
     for gate in gates:
-        if gate.rule in running and (gate.reports is None or _any_match(gate.reports, data)):
+        if gate.rule in running and (gate.reports is None or gate.reports(text)):
             return False
     return True
-
-
-def _any_match(patterns: "Tuple[re.Pattern[bytes], ...]", data: bytes) -> bool:
-    return any(pattern.search(data) for pattern in patterns)
 
 
 def _checked_source(data: bytes, settings: Settings) -> Optional[FileResult]:
@@ -373,9 +369,9 @@ def _checked_source(data: bytes, settings: Settings) -> Optional[FileResult]:
 
 class _Gate(NamedTuple):
     rule: Type[Rule]
-    patterns: Optional[Tuple["re.Pattern[bytes]", ...]]  # its prefilter; None: every file
+    admits: Optional[Screen]  # its prefilter; None: every file
     joins: bool
-    reports: Optional[Tuple["re.Pattern[bytes]", ...]]  # its report_prefilter, for a joining rule
+    reports: Optional[Screen]  # its report_prefilter, for a joining rule
 
 
 @functools.lru_cache(maxsize=64)
@@ -387,10 +383,8 @@ def _gates(rules: Tuple[Type[Rule], ...], settings: Settings) -> Tuple[_Gate, ..
     )
 
 
-def _compiled(prefilter: Optional[Prefilter]) -> Optional[Tuple["re.Pattern[bytes]", ...]]:
-    if prefilter is None:
-        return None
-    return tuple(re.compile(p) for p in ((prefilter,) if isinstance(prefilter, bytes) else prefilter))
+def _compiled(prefilter: Optional[Prefilter]) -> Optional[Screen]:
+    return None if prefilter is None else screen(prefilter)
 
 
 def _analyze_parsed(data: bytes, settings: Settings, chosen: Tuple[Type[Rule], ...], path: str) -> FileResult:

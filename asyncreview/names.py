@@ -5,7 +5,7 @@ built as the single traversal goes answers what the rules ask: what does `aio.ti
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, Iterable, List, Optional, Set
 
 import libcst as cst
 
@@ -31,6 +31,43 @@ def _module_name(node: cst.BaseExpression) -> str:
 
 def returns_table() -> Dict[str, str]:
     return load_table("common", "types")["returns"]
+
+
+def mention_pairs(names: Iterable[str]) -> Dict[str, Set[str]]:
+    """The words a file names one of `names` with, for a Paired prefilter: for each name, its last
+    part (the attribute or imported name as written) with its first (the module its import names).
+    The resolver also names things through what a call returns (`open(p).read` is
+    `io.TextIOWrapper.read`; `requests.session()()` calls a `requests.Session`), so a name under a
+    returned type is also written with the call's module, and a returned type with the call's
+    last part."""
+    returns = returns_table()
+    made_by: Dict[str, Set[str]] = {}
+    for call, result in returns.items():
+        made_by.setdefault(result, set()).add(call)
+    pairs: Dict[str, Set[str]] = {}
+    for name in names:
+        spellings, todo = {name}, [name]
+        while todo:  # `requests.Session` is also made by `requests.session()`
+            for call in made_by.get(todo.pop(), ()):
+                if call not in spellings:
+                    spellings.add(call)
+                    todo.append(call)
+        for spelled in spellings:
+            pairs.setdefault(spelled.rsplit(".", 1)[-1], set()).update(_modules_leading_to(spelled.split(".")[0], returns))
+    return pairs
+
+
+def _modules_leading_to(module: str, returns: Dict[str, str]) -> Set[str]:
+    """`module` and the modules of calls that return a type under it (io: open, pathlib, os)."""
+    found = {module}
+    grew = True
+    while grew:
+        grew = False
+        for call, result in returns.items():
+            if result.split(".")[0] in found and call.split(".")[0] not in found:
+                found.add(call.split(".")[0])
+                grew = True
+    return found
 
 
 class Scope:

@@ -274,9 +274,10 @@ def test_cli_reports_json_with_severities_and_honours_noqa(cli, project):
     assert "Traceback" not in result.err
 
 
-def test_cli_prefilter_skips_files_without_retry_words_and_reports_bad_input(cli, project):
-    project.write("plain.py", "def broken(:\n    pass\n")
-    project.write("retrying.py", "def retry_broken(:\n    pass\n")
+def test_cli_prefilter_skips_files_that_cannot_retry_and_reports_bad_input(cli, project):
+    # a retry word alone is not enough: nothing in plain.py could be reported
+    project.write("plain.py", "def retry_broken(:\n    pass\n")
+    project.write("retrying.py", "from tenacity import retry\n\ndef broken(:\n    pass\n")
     project.write("latin.py", b"# retry\nx = '\xff\xfe'\n")
     result = cli("--select", "ARV001,ARV002,ARV4", "--format", "json", "--no-cache", project.root)
     assert "Traceback" not in result.err

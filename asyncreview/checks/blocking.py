@@ -18,7 +18,7 @@ from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.names import dotted_name
-from asyncreview.rule import ProjectSummaries, Report, Rule
+from asyncreview.rule import Prefilter, ProjectSummaries, Report, Rule, Words
 
 DEFAULT_DEPTH = 5
 _RANK = {"SUGGESTION": 1, "WARNING": 2, "CRITICAL": 3}
@@ -149,15 +149,15 @@ class BlockingCalls(Rule):
     options = {"extend-blocking-calls": _extend_blocking_calls, "blocking-max-depth": _max_depth}
 
     @classmethod
-    def prefilter(cls, settings: Settings) -> Optional[bytes]:
+    def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
         # A file without `def` holds no coroutine and no helper a chain could pass through, unless
         # it re-exports one (`from .store import load` in a package's __init__.py).
-        return rb"\bdef\b|\bimport\b"
+        return Words("def", "import")
 
     @classmethod
-    def report_prefilter(cls, settings: Settings) -> Optional[bytes]:
+    def report_prefilter(cls, settings: Settings) -> Optional[Prefilter]:
         # Both codes report at calls inside a coroutine; elsewhere a file only feeds the join.
-        return rb"\basync\b"
+        return Words("async")
 
     def __init__(self, context) -> None:
         super().__init__(context)

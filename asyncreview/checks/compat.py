@@ -12,8 +12,8 @@ import libcst as cst
 
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings, Version, format_version, parse_version
-from asyncreview.names import dotted_name
-from asyncreview.rule import Prefilter, Rule, any_word
+from asyncreview.names import dotted_name, mention_pairs
+from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Words
 
 ALWAYS: Version = (99, 0)  # a guard that covers every version (try/except ImportError, TYPE_CHECKING)
 _GUARD_EXCEPTIONS = {"ImportError", "ModuleNotFoundError", "AttributeError", "NameError", "Exception", "BaseException"}
@@ -69,11 +69,32 @@ class VersionCompat(Rule):
 
     @classmethod
     def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
+        # Only what the project's Pythons can be flagged for: added after its target, or removed
+        # by its newest. (Most files mention asyncio or typing; few name a 3.12 API.)
         tables = _tables(settings)
-        words: Set[str] = set(tables["builtin"])
-        for section in ("api", "keyword", "removed", "removed-keyword"):
-            words.update(name.split(".")[0] for name in tables[section])
-        return any_word(words), rb"except\s*\*|with\s*\("
+
+        def flagged(entry: Dict[str, str]) -> bool:
+            if "removed" in entry:
+                return settings.newest >= _version(entry, "removed")
+            return _version(entry) > settings.target
+
+        names = [name for section in ("api", "builtin", "removed") for name, entry in tables[section].items() if flagged(entry)]
+        callees: Set[str] = set()
+        keywords: Set[str] = set()
+        for section in ("keyword", "removed-keyword"):
+            for callee, entries in tables[section].items():
+                flagged_here = {keyword for keyword, entry in entries.items() if flagged(entry)}
+                if flagged_here:
+                    callees.add(callee)
+                    keywords |= flagged_here
+        screens: List[Prefilter] = [Paired(mention_pairs(names))]
+        if keywords:  # `loop=` in a call of a function named through the imports
+            screens.append(AllOf(Words(*keywords), Paired(mention_pairs(callees))))
+        for key, keyword, pattern in (("except-star", "except", rb"except(?:\s|\\)*\*"),
+                                      ("parenthesized-context-managers", "with", rb"with(?:\s|\\)*\(")):
+            if flagged(tables["syntax"][key]):
+                screens.append(AllOf(Words(keyword), pattern))
+        return tuple(screens)
 
     def __init__(self, context) -> None:
         super().__init__(context)

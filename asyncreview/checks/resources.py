@@ -15,8 +15,8 @@ import libcst as cst
 
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
-from asyncreview.names import dotted_name
-from asyncreview.rule import Prefilter, Rule, any_word
+from asyncreview.names import dotted_name, mention_pairs
+from asyncreview.rule import Paired, Prefilter, Rule, Words
 from asyncreview.tree import inner_children
 
 Entry = Dict[str, Any]
@@ -257,11 +257,10 @@ class Resources(Rule):
 
     @classmethod
     def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
+        # A constructor or spawner named through the imports (`session` alone is any variable;
+        # with `requests` it may be requests.session), or a lock's acquire.
         tables = _tables(settings)
-        words = {name.rsplit(".", 1)[-1] for name in tables.constructors}
-        words.update(name.rsplit(".", 1)[-1] for name in tables.spawners)
-        words.add("acquire")
-        return any_word(words)
+        return Paired(mention_pairs([*tables.constructors, *tables.spawners])), Words("acquire")
 
     def __init__(self, context) -> None:
         super().__init__(context)

@@ -15,8 +15,8 @@ import libcst as cst
 
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
-from asyncreview.names import dotted_name
-from asyncreview.rule import Prefilter, Rule, any_word
+from asyncreview.names import dotted_name, mention_pairs
+from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Substrings, Words
 from asyncreview.tree import inner_children
 
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -69,7 +69,6 @@ class _Tables:
         helpers = load_table("retry", "helpers")
         self.helpers: Dict[str, Dict[str, Any]] = dict(helpers["helpers"])
         extra = settings.option("extend-retry-helpers") if settings is not None else None
-        self.extra_names: List[str] = sorted(extra or {})
         self.helpers.update(extra or {})
         self.keywords: Dict[str, Dict[str, Any]] = helpers["keywords"]
         exceptions = load_table("retry", "exceptions")
@@ -81,8 +80,8 @@ class _Tables:
         self.default_transient: List[str] = exceptions["default"]["types"]
         homemade = exceptions["homemade"]
         self.parameters: Set[str] = set(homemade["parameters"])
-        self.prefilter: List[str] = homemade["prefilter"]
-        self.words = re.compile("|".join(re.escape(w) for w in homemade["words"]), re.IGNORECASE)
+        self.retry_words: List[str] = homemade["words"]
+        self.words = re.compile("|".join(re.escape(w) for w in self.retry_words), re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=32)
@@ -144,14 +143,23 @@ class BroadRetry(Rule):
 
     @classmethod
     def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
-        # A retry word (every helper's module or name spells one), or both `except` and a
-        # sleep somewhere in the file.
+        # One alternative per way to report: each names what that check cannot do without.
         tables = _tables(settings)
-        words = set(tables.keywords) | set(tables.prefilter)
-        words.update(name.rsplit(".", 1)[-1] for name in tables.extra_names)
-        # Greedy lookaheads, `sleep` first: most files have no sleep, and `.*` runs to the end at
-        # once before trying it backwards (the lazy `.*?` tries it at every step, 8x slower).
-        return any_word(words, whole=False, ignore_case=True), rb"(?s:\A(?=.*sleep)(?=.*\bexcept\b))"
+        broad = Words(*{name.rsplit(".", 1)[-1] for name in tables.broad})
+        bare = rb"except(?:\s|\\)*:"
+        waits = Substrings(*tables.sleep_suffixes)
+        cancels = Words(*{name.rsplit(".", 1)[-1] for name in tables.catches_cancel | tables.cancellation})
+        retry_words = Substrings(*tables.retry_words)
+        spelled = "|".join(re.escape(word) for word in tables.retry_words)
+        # `_retry_named`: a function or class whose name holds a retry word
+        named = tuple(rf"{kind}(?:\s|\\)+[^\s(:\[]*(?i:{spelled})".encode() for kind in ("def", "class"))
+        return (
+            Paired(mention_pairs(tables.helpers)),  # ARV401: a helper
+            AllOf(Words(*tables.keywords), broad),  # ARV401: `autoretry_for=(Exception,)`
+            AllOf(Words(*tables.parameters), broad, (AllOf(retry_words, named), waits)),  # ARV402
+            AllOf(Words("except"), (bare, broad), waits),  # ARV403
+            AllOf(Words("async"), Words("except"), (bare, cancels), (waits, retry_words)),  # ARV404
+        )
 
     def __init__(self, context) -> None:
         super().__init__(context)
