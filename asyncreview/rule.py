@@ -6,7 +6,7 @@ Rules know nothing of reporters, caches or the command line; they read their kno
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -111,40 +111,6 @@ def screen(prefilter: Prefilter) -> Screen:
         return lambda text: all(test(text) for test in every)
     alternatives = tuple(screen(part) for part in prefilter)
     return lambda text: any(test(text) for test in alternatives)
-
-
-def any_word(words: Iterable[str], whole: bool = True, ignore_case: bool = False) -> bytes:
-    """A prefilter regex for any of `words` (whole words, or anywhere when not `whole`), shaped for
-    Python's regex engine: alternatives share their prefixes, so most positions fail on one
-    letter, and a case-blind search starts from a class of first letters the engine scans for
-    quickly (a plain `(?i:a|b|c)` tries every word at every position, 5x slower on real code)."""
-    spelled = sorted({w.lower() if ignore_case else w for w in words if w})
-    if not whole:  # a word that contains another adds nothing to a substring search
-        spelled = [w for w in spelled if not any(o != w and o in w for o in spelled)]
-    if not whole and ignore_case:
-        firsts: Dict[str, List[str]] = {}
-        for word in spelled:
-            firsts.setdefault(word[0], []).append(word[1:])
-        letters = "".join(re.escape(c.upper() + c if c.isalpha() else c) for c in firsts)
-        tails = "|".join(f"(?<={re.escape(c)}){_trie(rest)}" for c, rest in firsts.items())
-        return f"[{letters}](?i:{tails})".encode()
-    trie = f"(?i:{_trie(spelled)})" if ignore_case else _trie(spelled)
-    return (rf"\b{trie}\b" if whole else trie).encode()
-
-
-def _trie(words: List[str]) -> str:
-    """`(?:a(?:b|c)|d)` for ab, ac, d; an empty word makes its group optional."""
-    groups: Dict[str, List[str]] = {}
-    for word in words:
-        if word:
-            groups.setdefault(word[0], []).append(word[1:])
-    branches = [re.escape(first) + _trie(rest) for first, rest in groups.items()]
-    if not branches:
-        return ""
-    body = f"(?:{'|'.join(branches)})" if len(branches) > 1 else branches[0]
-    if "" in words:
-        return f"(?:{body})?"
-    return body
 
 
 class ProjectSummaries(Mapping[str, Any]):
@@ -253,7 +219,7 @@ class Rule(cst.BatchableCSTVisitor):
         """What the raw file must hold for this rule to find anything in it (a Prefilter: a bytes
         regex, alternatives, AllOf, Paired); None: every file. It must admit every file the rule
         could report in (the rule's examples run through it); the tighter it is, the fewer files
-        are parsed. `any_word` builds a fast regex from a word list."""
+        are parsed (CONTRIBUTING.md)."""
         return None
 
     @classmethod

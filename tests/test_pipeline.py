@@ -3,19 +3,16 @@
 import faulthandler
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from asyncreview import pipeline
 from asyncreview.config import Overrides
 from asyncreview.engine import FileResult
 from asyncreview.testing import settings_for
 from asyncreview import plugins
-from asyncreview.rule import any_word
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -187,22 +184,6 @@ def test_project_summaries_ask_only_for_the_pending_files_read():
     assert list(files.at_hand()) == [("a.py", {"x": 1}), ("c.py", {})] and files.wanted == set()
     assert files.get("a.py") == {"x": 1} and files.get("d.py") is None and files.wanted == set()
     assert files["b.py"] == {} and files.wanted == {"b.py"}
-
-
-_WORD = st.text(alphabet="abAB_1xyz", min_size=1, max_size=5)
-
-
-@hypothesis_settings(max_examples=300, deadline=None)
-@given(words=st.lists(_WORD, min_size=1, max_size=6), text=st.text(alphabet="abAB_1xyz .(\n", max_size=40),
-       whole=st.booleans(), ignore_case=st.booleans())
-def test_any_word_matches_exactly_what_the_plain_alternation_matches(words, text, whole, ignore_case):
-    """The fast shape of a word prefilter admits the same files as the obvious regex."""
-    alternation = "|".join(re.escape(w) for w in words)
-    plain = rf"\b(?:{alternation})\b" if whole else f"(?:{alternation})"
-    plain_pattern = re.compile(plain.encode(), re.IGNORECASE if ignore_case else 0)
-    fast = re.compile(any_word(words, whole=whole, ignore_case=ignore_case))
-    data = text.encode()
-    assert bool(fast.search(data)) == bool(plain_pattern.search(data)), fast.pattern
 
 
 def test_early_joins_send_the_pending_files_they_read_to_the_pool():
