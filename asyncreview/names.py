@@ -5,6 +5,7 @@ built as the single traversal goes answers what the rules ask: what does `aio.ti
 
 from __future__ import annotations
 
+import keyword
 from typing import Dict, Iterable, List, Optional, Set
 
 import libcst as cst
@@ -53,7 +54,10 @@ def mention_pairs(names: Iterable[str]) -> Dict[str, Set[str]]:
                     spellings.add(call)
                     todo.append(call)
         for spelled in spellings:
-            pairs.setdefault(spelled.rsplit(".", 1)[-1], set()).update(_modules_leading_to(spelled.split(".")[0], returns))
+            last = spelled.rsplit(".", 1)[-1]
+            if keyword.iskeyword(last):
+                continue  # `asyncio.async` is a syntax error: no parsed file names it
+            pairs.setdefault(last, set()).update(_modules_leading_to(spelled.split(".")[0], returns))
     return pairs
 
 
