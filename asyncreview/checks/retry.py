@@ -150,9 +150,8 @@ class BroadRetry(Rule):
         waits = Substrings(*tables.sleep_suffixes)
         cancels = Words(*{name.rsplit(".", 1)[-1] for name in tables.catches_cancel | tables.cancellation})
         retry_words = Substrings(*tables.retry_words)
-        spelled = "|".join(re.escape(word) for word in tables.retry_words)
         # `_retry_named`: a function or class whose name holds a retry word
-        named = tuple(rf"{kind}(?:\s|\\)+[^\s(:\[]*(?i:{spelled})".encode() for kind in ("def", "class"))
+        named = tuple(rf"{kind}(?:\s|\\)+[^\s(:\[]*(?i:{tables.words.pattern})".encode() for kind in ("def", "class"))
         return (
             Paired(mention_pairs(tables.helpers)),  # ARV401: a helper
             AllOf(Words(*tables.keywords), broad),  # ARV401: `autoretry_for=(Exception,)`
