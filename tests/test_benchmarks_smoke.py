@@ -108,3 +108,14 @@ def test_measurements_alternate_in_rounds_and_the_best_run_counts(monkeypatch):
     assert calls == ["a", "b", "a", "b"]
     assert result["a"]["seconds"] == 2.0 and result["a"]["runs"] == [3.0, 2.0]
     assert result["b"]["seconds"] == 1.0 and result["b"]["runs"] == [1.0, 4.0]
+
+
+def test_the_llm_benchmark_counts_the_busiest_minute(monkeypatch):
+    """`over_limit` of `llm_throughput --rpm`: the most requests the server saw in any 60 s."""
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks.llm_throughput import _most_in_a_minute
+
+    assert _most_in_a_minute([]) == 0
+    assert _most_in_a_minute([0.0, 30.0, 59.9, 60.0, 119.9]) == 3  # [0, 60) holds three
+    assert _most_in_a_minute([0.0, 60.0, 120.0]) == 1
+    assert _most_in_a_minute([i * 0.5 for i in range(300)]) == 120  # 120 a minute, evenly spaced
