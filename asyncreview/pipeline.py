@@ -265,6 +265,10 @@ class _Workers:
             self.pool.shutdown(wait=True)
             self.pool = None
 
+    def _worth_a_pool(self, size: int, files: int) -> bool:
+        """Below this, starting workers costs more than the analysis they would share."""
+        return self.jobs > 1 and size > _INLINE_BYTES and files >= 4
+
     def analyze(self, work: list, defer: bool = True, prefetch: Optional[Prefetch] = None) -> Dict[int, FileResult]:
         return self.stream([work], len(work), defer, prefetch)
 
@@ -284,9 +288,9 @@ class _Workers:
                 break
             work.extend(chunk)
             size += sum(len(item[2]) for item in chunk)
-            if self.pool is not None or (self.jobs > 1 and size > _INLINE_BYTES and len(work) >= 4):
+            if self.pool is not None or self._worth_a_pool(size, len(work)):
                 break
-        if self.pool is None and not more and (self.jobs <= 1 or size <= _INLINE_BYTES or len(work) < 4):
+        if self.pool is None and not more and not self._worth_a_pool(size, len(work)):
             return dict(_analyze_batch(work, defer))
         import concurrent.futures
         from concurrent.futures.process import BrokenProcessPool
