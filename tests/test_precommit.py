@@ -3,6 +3,7 @@ committed snapshot of this checkout; pre-commit builds the hook environment from
 the package index) and runs the hooks from .pre-commit-hooks.yaml."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def git(cwd, *args):
 def hooks_repo(tmp_path_factory):
     """This checkout's current files, committed: what a user's `repo:` + `rev:` points at."""
     target = tmp_path_factory.mktemp("hooks") / "asyncreview"
-    ignore = shutil.ignore_patterns(".git", ".pytest_cache", ".ruff_cache", "__pycache__", "*.egg-info", "build", "dist", ".venv", "out")
+    ignore = shutil.ignore_patterns(".git", ".pytest_cache", ".ruff_cache", "__pycache__", "*.egg-info", "build", "dist", ".venv", ".ci-venv", "out")
     shutil.copytree(REPO, target, ignore=ignore)
     git(target, "init", "-q")
     git(target, "add", ".")
@@ -116,3 +117,23 @@ def test_llm_hook_without_a_key_says_so_and_still_reviews_locally(user_repo):
     git(project.root, "add", ".")
     clean = run()
     assert clean.returncode == 0 and "LLM review skipped" in clean.stdout  # verbose: the notice always shows
+
+
+def test_the_readme_snippet_pins_a_commit_with_the_command_the_readme_gives(hooks_repo, project, pre_commit_home):
+    """No release is tagged yet: the README's `rev: main` plus its autoupdate command must end
+    with the commit's SHA in the user's config."""
+    path, rev = hooks_repo
+    git(path, "branch", "-f", "main", rev)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    snippet = readme[readme.index("**pre-commit** (`.pre-commit-config.yaml`)"):]
+    snippet = snippet[snippet.index("```yaml\n") + 8: snippet.index("```\n", snippet.index("```yaml\n") + 8)]
+    config = snippet.replace("https://github.com/asyncreview/asyncreview", str(path))
+    command = re.search(r"`(pre-commit autoupdate --bleeding-edge --freeze)`", readme).group(1).split()
+    project.write(".pre-commit-config.yaml", config)
+    git(project.root, "init", "-q")
+    env = dict(os.environ, PRE_COMMIT_HOME=str(pre_commit_home))
+    completed = subprocess.run([sys.executable, "-m", "pre_commit", *command[1:]], cwd=project.root, capture_output=True, text=True, env=env, timeout=300)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    pinned = yaml.safe_load((project.root / ".pre-commit-config.yaml").read_text())
+    assert pinned["repos"][0]["rev"] == rev
+    assert [hook["id"] for hook in pinned["repos"][0]["hooks"]] == ["asyncreview"]
