@@ -5,6 +5,8 @@ Rules know nothing of reporters, caches or the command line; they read their kno
 
 from __future__ import annotations
 
+import ast
+import keyword
 import re
 from typing import Any, Callable, ClassVar, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Union
 
@@ -14,6 +16,7 @@ from asyncreview.catalogue import RuleDoc, rule_docs
 from asyncreview.config import OptionValidator, Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.names import NameResolver
+from asyncreview.tree import subclasses
 
 
 class Words:
@@ -67,10 +70,21 @@ class Scanned:
 
     __slots__ = ("data", "_words", "_lowered")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, words: Optional[Set[bytes]] = None) -> None:
         self.data = data
-        self._words: Optional[Set[bytes]] = None
+        self._words: Optional[Set[bytes]] = words
         self._lowered: Optional[bytes] = None
+
+    def in_code(self, tree: ast.Module) -> "Scanned":
+        """The same file seen by its code alone: the whole-word forms (Words, Paired) read only
+        the names the syntax tree holds, and the keywords the text holds; strings, comments and
+        docstrings no longer admit it (a generated table that says "open" in a literal). The
+        byte forms (regexes, Substrings) still read every byte, so a screen stays sound. Rules
+        read names from code, never from string contents."""
+        names = " ".join(_identifiers(tree)).encode("utf-8", "surrogatepass")
+        words = set(names.translate(_WORDS_ONLY).split())
+        words.update(self.words & _KEYWORDS)
+        return Scanned(self.data, words)
 
     @property
     def words(self) -> Set[bytes]:
@@ -84,6 +98,39 @@ class Scanned:
         if self._lowered is None:
             self._lowered = self.data.lower()
         return self._lowered
+
+
+_KEYWORDS = frozenset(word.encode() for word in (*keyword.kwlist, *keyword.softkwlist))
+_AST_TYPES = subclasses(ast.AST)
+
+
+def _identifiers(tree: ast.AST) -> List[str]:
+    """Every identifier in the tree: names, attributes, imported modules and aliases, parameters,
+    keyword arguments, definitions. Any string a node holds is one, but a constant's value and
+    kind. Level by level without recursion (as source._ast_depth), so depth cannot overflow."""
+    found: List[str] = []
+    level: List[Any] = [tree]
+    node_types = _AST_TYPES
+    while level:
+        below: List[Any] = []
+        for node in level:
+            if type(node) is ast.Constant:
+                continue
+            for name in node._fields:
+                value = getattr(node, name, None)
+                kind = type(value)
+                if kind is str:
+                    found.append(value)
+                elif kind is list:
+                    for item in value:
+                        if type(item) is str:
+                            found.append(item)
+                        elif type(item) in node_types:
+                            below.append(item)
+                elif kind in node_types:
+                    below.append(value)
+        level = below
+    return found
 
 
 _WORDS_ONLY = bytes(c if chr(c).isascii() and (chr(c).isalnum() or chr(c) == "_") else 32 for c in range(256))

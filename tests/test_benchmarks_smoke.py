@@ -1,6 +1,7 @@
 """`python -m benchmarks --quick` on a tiny generated corpus: every measurement is taken, the JSON
 carries every key with sane values. No timing assertions: the machine is shared."""
 
+import ast
 import json
 import subprocess
 import sys
@@ -119,3 +120,33 @@ def test_the_llm_benchmark_counts_the_busiest_minute(monkeypatch):
     assert _most_in_a_minute([0.0, 30.0, 59.9, 60.0, 119.9]) == 3  # [0, 60) holds three
     assert _most_in_a_minute([0.0, 60.0, 120.0]) == 1
     assert _most_in_a_minute([i * 0.5 for i in range(300)]) == 120  # 120 a minute, evenly spaced
+
+
+def test_generated_module_benchmark_measures_asyncreview_against_ast(tmp_path):
+    out = tmp_path / "generated.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.generated_module", "--megabytes", "0.05", "--repeat", "1", "--json-out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["bytes"] >= 50_000 and report["lines"] > 1000
+    assert set(report["results"]) == {"asyncreview", "ast.parse"}
+    assert all(value["returncode"] == 0 and value["seconds"] > 0 for value in report["results"].values())
+    assert set(report["targets"]) == {"time", "memory"} and report["peak_mib"] > 0
+    assert "x ast.parse" in completed.stdout
+
+
+def test_the_generated_module_names_what_rules_look_for_only_in_its_data(tmp_path):
+    """The benchmark is only fair if its strings would admit the file to a byte screen."""
+    from benchmarks.generated_module import generated_source
+
+    from asyncreview.engine import admitted_rules
+    from asyncreview.plugins import all_rules
+    from asyncreview.testing import settings_for
+
+    source = generated_source(0.01)
+    settings = settings_for(all_rules())
+    assert len(admitted_rules(source.encode(), all_rules(), settings)) >= 3
+    coded = admitted_rules(source.encode(), all_rules(), settings, tree=ast.parse(source))
+    assert [rule.__name__ for rule in coded] == ["BlockingCalls"]  # a join may still ask for it

@@ -2,6 +2,7 @@
 report in. The rules' examples and fixtures run through them (test_rule_examples.py); here: what
 the prefilter forms mean, and every table name in every spelling the name resolver understands."""
 
+import ast
 import keyword
 import re
 
@@ -15,7 +16,8 @@ from asyncreview.engine import admitted_rules
 from asyncreview.names import mention_pairs, returns_table
 from asyncreview.plugins import all_rules
 from asyncreview.rule import AllOf, Paired, Scanned, Substrings, Words, screen
-from asyncreview.testing import findings_for, settings_for
+from asyncreview.testing import findings_for, fixture_outcome, settings_for
+from conftest import REPO
 
 _WORD = st.sampled_from(["ab", "b", "ba", "x_1", "A", "aB"])
 
@@ -143,3 +145,80 @@ def test_retry_checks_each_need_their_own_words():
     assert admits("while True:\n    try:\n        return f()\n    except Exception:\n        time.sleep(1)\n")
     assert not admits("while True:\n    try:\n        return f()\n    except Exception:\n        pass\n")
     assert admits("async def f():\n    for attempt in range(3):\n        try:\n            return await g()\n        except BaseException:\n            pass\n")
+
+
+# -- the code screen: the same prefilters on the names the syntax tree holds ---------------------
+
+def _code_admits(source, rules, settings):
+    return admitted_rules(source.encode(), rules, settings, tree=ast.parse(source))
+
+
+@pytest.mark.parametrize("rule, target, name", [entry for entry in _table_names() if not keyword.iskeyword(entry[2].rsplit(".", 1)[-1])],
+                         ids=lambda v: v if isinstance(v, str) else v.__name__)
+def test_every_table_name_passes_the_code_screen_however_it_is_written(rule, target, name):
+    settings = settings_for([rule], target=target)
+    for source in _spellings(name):
+        assert _code_admits(source, (rule,), settings) == (rule,), source
+
+
+def test_names_in_strings_comments_and_docstrings_do_not_pass_the_code_screen():
+    settings = settings_for([Resources])
+    for source in ('MODES = {"open": 1, "io": 2}\n', '"""Use io.open or open()."""\n', "x = 1  # open() io\n",
+                   'def f():\n    return f"{x} open io"\n'):
+        assert admitted_rules(source.encode(), (Resources,), settings) == (Resources,), source  # the words are there
+        assert _code_admits(source, (Resources,), settings) == (), source
+
+
+def test_names_in_every_kind_of_code_pass_the_code_screen():
+    settings = settings_for([Resources])
+    for source in ("import io\nio.open(p)\n", "from io import open as o\n", "def f(open=io): pass\n",
+                   "g(open=1, io=2)\n", "class open(io): pass\n", "try:\n    pass\nexcept io as open:\n    pass\n",
+                   "x = [open for io in y]\n", "def f():\n    global open, io\n",
+                   "match x:\n    case io.open(): pass\n", "f'{io.open(p)}'\n", "x: 'int' = io.open\n"):
+        assert _code_admits(source, (Resources,), settings) == (Resources,), source
+
+
+def test_keywords_stay_in_the_code_screen_for_the_rules_that_need_them():
+    settings = settings_for([BroadRetry])
+    source = "import asyncio\n\nasync def f():\n    while True:\n        try:\n            return await g()\n        except:\n            await asyncio.sleep(1)\n"
+    assert _code_admits(source, (BroadRetry,), settings) == (BroadRetry,)
+
+
+def test_a_generated_module_that_says_open_only_in_its_data_is_not_parsed(monkeypatch):
+    import asyncreview.engine as engine
+
+    rows = "".join(f'    "action_{n}": {{"state": "open", "doc": "io.open the file"}},\n' for n in range(2000))
+    source = f"import io\n\nTABLE = {{\n{rows}}}\n"
+    settings = settings_for(all_rules())
+    analyze = lambda text: engine.analyze(text.encode(), settings, all_rules(), defer_summaries=True)
+    monkeypatch.setattr(engine, "CODE_SCREEN_MIN_BYTES", 1 << 40)  # the code screen off
+    assert analyze(source).parsed
+    monkeypatch.setattr(engine, "CODE_SCREEN_MIN_BYTES", 0)
+    assert analyze(source).pending and not analyze(source).parsed  # only a join could want it
+    called = source + "\n\ndef load(p):\n    return io.open(p).read()\n"
+    result = analyze(called)
+    assert result.parsed and [f.code for f in result.findings] == ["ARV301"]
+
+
+def test_the_code_screen_loses_no_finding_on_any_fixture_or_documented_example(monkeypatch):
+    """Every fixture file and every catalogue example, analyzed with the code screen and without:
+    the same findings."""
+    import asyncreview.engine as engine
+    from asyncreview.catalogue import rule_docs
+    from asyncreview.testing import example_outcome
+
+    def outcomes():
+        found = []
+        for path in sorted((REPO / "fixtures").glob("*/*.py")):
+            found.append((path.name, fixture_outcome(path, all_rules())[1]))
+        for rule in all_rules():
+            for doc in rule_docs(rule.family).values():
+                for example in doc.examples:
+                    found.append((doc.code, example_outcome(example, all_rules())[1]))
+        return found
+
+    monkeypatch.setattr(engine, "CODE_SCREEN_MIN_BYTES", 1 << 40)
+    without = outcomes()
+    monkeypatch.setattr(engine, "CODE_SCREEN_MIN_BYTES", 0)
+    assert outcomes() == without
+    assert sum(len(found) for _, found in without) > 100  # the comparison saw findings
