@@ -150,3 +150,27 @@ def test_the_generated_module_names_what_rules_look_for_only_in_its_data(tmp_pat
     assert len(admitted_rules(source.encode(), all_rules(), settings)) >= 3
     coded = admitted_rules(source.encode(), all_rules(), settings, tree=ast.parse(source))
     assert [rule.__name__ for rule in coded] == ["BlockingCalls"]  # a join may still ask for it
+
+
+def test_findings_by_rule_lists_what_changed_between_two_runs(tmp_path):
+    corpus = tmp_path / "corpus"
+    _corpus(corpus)
+
+    def bench(*args):
+        completed = subprocess.run([sys.executable, "-m", "benchmarks.findings_by_rule", *map(str, args)],
+                                   cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert completed.returncode == 0, completed.stderr
+        return completed.stdout
+
+    printed = bench("run", corpus, "--select", "ARV2", "--json-out", tmp_path / "before.json")
+    before = json.loads((tmp_path / "before.json").read_text())["findings"]
+    assert {f["package"] for f in before} == {"alpha-1.0", "beta-2.0"}
+    assert f"{len(before)} findings" in printed and "ARV201" in printed
+    fixed = corpus / "alpha-1.0" / "alpha" / "mod0.py"
+    fixed.write_text(fixed.read_text().replace("time.sleep(1)", "await asyncio.sleep(1)"))
+    broken = corpus / "beta-2.0" / "beta" / "mod1.py"
+    broken.write_text(broken.read_text() + "\n\nasync def also():\n    time.sleep(2)\n")
+    bench("run", corpus, "--select", "ARV2", "--json-out", tmp_path / "after.json")
+    changes = bench("diff", tmp_path / "before.json", tmp_path / "after.json")
+    assert "new: 1\n  ARV201: 1 (beta-2.0 1)" in changes and "time.sleep(2)" in changes
+    assert "gone: 1\n  ARV201: 1 (alpha-1.0 1)" in changes
