@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from asyncreview.finding import Finding, Severity
+from asyncreview.untrusted import one_line
 
 MAX_COMMENTS = 50
 _MARKER = "<!-- asyncreview:{} -->"
@@ -118,9 +119,10 @@ def pull_request(event_path: Optional[str]) -> Tuple[int, str]:
 
 
 def _untrusted(value: object) -> str:
-    """Text from the reviewed code or the model, on one line: no @-mentions (a review must not
-    ping people), no HTML comments (they would hide text or forge our markers)."""
-    text = " ".join(str(value).split())
+    """Text from the reviewed code or the model, on one line: no control characters, no
+    @-mentions (a review must not ping people), no HTML comments (they would hide text or forge
+    our markers)."""
+    text = one_line(value)
     return text.replace("@", "@\u200b").replace("<!--", "&lt;!--").replace("-->", "--&gt;")
 
 

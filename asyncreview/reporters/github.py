@@ -10,13 +10,15 @@ from typing import List
 
 from asyncreview.finding import Finding, Severity
 from asyncreview.reporters import ReportContext
+from asyncreview.untrusted import path_text, printable
 
 COMMANDS = {Severity.CRITICAL: "error", Severity.WARNING: "warning", Severity.SUGGESTION: "notice"}
 PER_STEP = 10  # annotations of one kind GitHub shows per step
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """GitHub's own escaping, after control characters: a value cannot end its command."""
+    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:
@@ -31,7 +33,7 @@ def command(finding: Finding, context: ReportContext) -> str:
     doc = context.docs.get(finding.code)
     title = f"{finding.code} {doc.name}" if doc is not None else finding.code
     properties = [
-        ("file", finding.path),
+        ("file", path_text(finding.path)),
         ("line", str(finding.line)),
         ("endLine", str(max(finding.line, finding.end_line))),
         ("col", str(finding.column)),
