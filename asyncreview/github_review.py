@@ -221,7 +221,7 @@ def post_from_cli(result, docs: Dict[str, Any], show_refuted: bool = False) -> b
     try:
         message = post_review(findings, docs)
     except ReviewError as error:
-        print(f"asyncreview: --pr-review: {error}", file=sys.stderr)
+        print(f"asyncreview: --pr-review: {one_line(error)}", file=sys.stderr)  # may quote the API's answer
         return False
-    print(f"asyncreview: {message}", file=sys.stderr)
+    print(f"asyncreview: {one_line(message)}", file=sys.stderr)
     return True
