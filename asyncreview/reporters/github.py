@@ -17,8 +17,7 @@ PER_STEP = 10  # annotations of one kind GitHub shows per step
 
 
 def escape_data(text: str) -> str:
-    """GitHub's own escaping, after control characters: a value cannot end its command."""
-    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:
@@ -48,7 +47,7 @@ def command(finding: Finding, context: ReportContext) -> str:
         if review.get("suggested_fix"):
             message += f"\nSuggested fix: {review['suggested_fix']}"
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
-    return f"::{COMMANDS[finding.severity]} {rendered}::{escape_data(message)}"
+    return f"::{COMMANDS[finding.severity]} {rendered}::{escape_data(printable(message))}"
 
 
 def render(context: ReportContext) -> str:
