@@ -125,7 +125,7 @@ def _unquote(path: str) -> str:
     if not (path.startswith('"') and path.endswith('"')):
         return path
     raw = path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
-    return raw.encode("latin-1").decode("utf-8", "replace")
+    return raw.encode("latin-1").decode("utf-8", "surrogateescape")  # as os.fsdecode names files
 
 
 def parse_diff(text: str) -> Dict[str, Set[int]]:

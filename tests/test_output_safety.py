@@ -233,3 +233,19 @@ def test_llm_review_text_is_escaped_in_every_format(cli, hostile_project):
         assert fake.bodies  # the model was asked, about every file
     finally:
         fake.stop()
+
+
+def test_diff_base_keeps_findings_in_changed_files_with_hostile_names(cli, hostile_project):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=hostile_project.root, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "pyproject.toml")
+    git("commit", "-qm", "base")
+    git("add", ".")
+    git("commit", "-qm", "the files with odd names")  # changed since main~1: every line of them
+    run = cli("--diff-base", "HEAD~1", "--format", "json", ".", cwd=hostile_project.root)
+    assert run.code == 1, run.err[-2000:]
+    assert sorted(f["path"] for f in run.json()["findings"]) == sorted(shown for _data, shown in ON_DISK.values())
