@@ -249,3 +249,16 @@ def test_diff_base_keeps_findings_in_changed_files_with_hostile_names(cli, hosti
     run = cli("--diff-base", "HEAD~1", "--format", "json", ".", cwd=hostile_project.root)
     assert run.code == 1, run.err[-2000:]
     assert sorted(f["path"] for f in run.json()["findings"]) == sorted(shown for _data, shown in ON_DISK.values())
+
+
+def test_text_caret_stays_under_the_code_after_escapes():
+    snippet = 'x = "\x1b\u202e";\ttime.sleep(1)'
+    column = snippet.index("time") + 1
+    finding = Finding("a.py", 1, column, 1, column + len("time.sleep(1)"), "ARV201", Severity.CRITICAL, "m", snippet)
+    output = render_all([finding])["text"]
+    assert_safe(output, "text")
+    lines = output.split("\n")
+    code = next(line for line in lines if line.startswith("    1 | "))
+    caret = lines[lines.index(code) + 1]
+    assert code == '    1 | x = "\\x1b\\u202e";   time.sleep(1)'  # the tab expanded to the next stop of 4, as shown
+    assert caret.index("^") == code.index("time") and caret.count("^") == len("time.sleep(1)")
