@@ -262,3 +262,13 @@ def test_text_caret_stays_under_the_code_after_escapes():
     caret = lines[lines.index(code) + 1]
     assert code == '    1 | x = "\\x1b\\u202e";   time.sleep(1)'  # the tab expanded to the next stop of 4, as shown
     assert caret.index("^") == code.index("time") and caret.count("^") == len("time.sleep(1)")
+
+
+def test_usage_errors_and_notices_on_stderr_are_escaped(cli, project):
+    project.write("app.py", SLEEPER)
+    missing = cli("--baseline", "\x1b]0;pwned\x07\n::error::x.json", ".", cwd=project.root)
+    assert missing.code == 2 and "cannot read baseline \\x1b]0;pwned\\x07 ::error::x.json" in missing.err
+    assert_safe(missing.err, "stderr")
+    written = cli("--write-baseline", "\x1b[2J.json", ".", cwd=project.root)
+    assert written.code == 0 and "to baseline \\x1b[2J.json" in written.err
+    assert_safe(written.err, "stderr")
