@@ -62,7 +62,7 @@ def render(context: ReportContext) -> str:
         counts = Counter((f.code, f.severity.value) for f in findings)
         for (code, severity), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
             summary = context.docs[code].summary if code in context.docs else ""
-            out.append(f"{count:>5}  {one_line(code)}  {severity:<10} {one_line(summary)}")
+            out.append(f"{count:>5}  {code}  {severity:<10} {one_line(summary)}")
         if counts:
             out.append("")
     out.append(_summary_line(result, findings))
