@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from asyncreview import __version__
+from asyncreview.untrusted import one_line
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -88,7 +89,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("asyncreview: interrupted", file=sys.stderr)
         return 130
     except _UsageError as error:
-        print(f"asyncreview: error: {error}", file=sys.stderr)
+        print(f"asyncreview: error: {one_line(error)}", file=sys.stderr)  # may quote a path or a file
         return EXIT_ERROR
 
 
@@ -171,7 +172,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             if args.write_baseline:
                 count = diffmode.write_baseline(result.findings, args.write_baseline)
-                print(f"asyncreview: wrote {count} finding{'s' if count != 1 else ''} to baseline {args.write_baseline}", file=sys.stderr)
+                print(f"asyncreview: wrote {count} finding{'s' if count != 1 else ''} to baseline {one_line(str(args.write_baseline))}", file=sys.stderr)
                 return EXIT_CLEAN
             result.notices.extend(diffmode.apply(result, diff_base=args.diff_base, baseline=args.baseline))
         except diffmode.DiffError as error:
@@ -201,7 +202,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         for notice in result.notices:
-            print(f"asyncreview: {notice}", file=sys.stderr)
+            print(f"asyncreview: {one_line(notice)}", file=sys.stderr)
     report = reporters[args.format](context)
     for name, target in extra_reports:
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from asyncreview.finding import Finding
+from asyncreview.untrusted import path_text
 
 BASELINE_VERSION = 1
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
@@ -69,7 +70,7 @@ def fingerprints(findings: Iterable[Finding], root: Optional[Path] = None) -> Li
 def write_baseline(findings: List[Finding], path: Path) -> int:
     prints = fingerprints(findings, path.absolute().parent)
     entries = [
-        {"fingerprint": fp, "code": f.code, "path": f.path, "line": f.line, "message": f.message}
+        {"fingerprint": fp, "code": f.code, "path": path_text(f.path), "line": f.line, "message": f.message}
         for fp, f in zip(prints, findings)
     ]
     document = {"asyncreview-baseline": BASELINE_VERSION, "findings": entries}
@@ -124,7 +125,7 @@ def _unquote(path: str) -> str:
     if not (path.startswith('"') and path.endswith('"')):
         return path
     raw = path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
-    return raw.encode("latin-1").decode("utf-8", "replace")
+    return raw.encode("latin-1").decode("utf-8", "surrogateescape")  # as os.fsdecode names files
 
 
 def parse_diff(text: str) -> Dict[str, Set[int]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from asyncreview.finding import Finding, Severity
+from asyncreview.untrusted import one_line
 
 MAX_COMMENTS = 50
 _MARKER = "<!-- asyncreview:{} -->"
@@ -118,9 +119,10 @@ def pull_request(event_path: Optional[str]) -> Tuple[int, str]:
 
 
 def _untrusted(value: object) -> str:
-    """Text from the reviewed code or the model, on one line: no @-mentions (a review must not
-    ping people), no HTML comments (they would hide text or forge our markers)."""
-    text = " ".join(str(value).split())
+    """Text from the reviewed code or the model, on one line: no control characters, no
+    @-mentions (a review must not ping people), no HTML comments (they would hide text or forge
+    our markers)."""
+    text = one_line(value)
     return text.replace("@", "@\u200b").replace("<!--", "&lt;!--").replace("-->", "--&gt;")
 
 
@@ -219,7 +221,7 @@ def post_from_cli(result, docs: Dict[str, Any], show_refuted: bool = False) -> b
     try:
         message = post_review(findings, docs)
     except ReviewError as error:
-        print(f"asyncreview: --pr-review: {error}", file=sys.stderr)
+        print(f"asyncreview: --pr-review: {one_line(error)}", file=sys.stderr)  # may quote the API's answer
         return False
-    print(f"asyncreview: {message}", file=sys.stderr)
+    print(f"asyncreview: {one_line(message)}", file=sys.stderr)
     return True

@@ -509,7 +509,8 @@ def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Set
     if store is not None:
         digest = hashlib.blake2b(f"join|{__version__}|{rules_id}".encode(), digest_size=20)
         for index, (shown, _path, _config, _settings) in enumerate(entries):
-            digest.update(f"\0{shown}\0{keys.get(index, '-')}".encode())
+            # a display path holds the bytes of a name that is not UTF-8 as surrogates (os.fsdecode)
+            digest.update(f"\0{shown}\0{keys.get(index, '-')}".encode("utf-8", "surrogateescape"))
         memo_key = "join-" + digest.hexdigest()
         hit = store.get_many([memo_key]).get(memo_key)
         if hit is not None:

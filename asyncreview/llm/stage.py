@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from asyncreview.llm.redact import malformed_key, redact
 from asyncreview.llm.settings import LLMSettings
+from asyncreview.untrusted import one_line
 
 NO_KEY = (
     "LLM review skipped: set ANTHROPIC_API_KEY to have Claude review each finding "
@@ -120,7 +121,7 @@ def run_stage(
     from asyncreview.llm.orchestrator import Orchestrator
 
     def log(text: str) -> None:
-        print(f"asyncreview: LLM: {redact(text, key)}", file=err)
+        print(f"asyncreview: LLM: {one_line(redact(text, key))}", file=err)  # may quote the model
 
     llm = Orchestrator(settings, cache, api_key=key, log=log if verbose else None)
     try:

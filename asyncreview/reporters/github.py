@@ -10,6 +10,7 @@ from typing import List
 
 from asyncreview.finding import Finding, Severity
 from asyncreview.reporters import ReportContext
+from asyncreview.untrusted import path_text, printable
 
 COMMANDS = {Severity.CRITICAL: "error", Severity.WARNING: "warning", Severity.SUGGESTION: "notice"}
 PER_STEP = 10  # annotations of one kind GitHub shows per step
@@ -31,7 +32,7 @@ def command(finding: Finding, context: ReportContext) -> str:
     doc = context.docs.get(finding.code)
     title = f"{finding.code} {doc.name}" if doc is not None else finding.code
     properties = [
-        ("file", finding.path),
+        ("file", path_text(finding.path)),
         ("line", str(finding.line)),
         ("endLine", str(max(finding.line, finding.end_line))),
         ("col", str(finding.column)),
@@ -46,7 +47,7 @@ def command(finding: Finding, context: ReportContext) -> str:
         if review.get("suggested_fix"):
             message += f"\nSuggested fix: {review['suggested_fix']}"
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
-    return f"::{COMMANDS[finding.severity]} {rendered}::{escape_data(message)}"
+    return f"::{COMMANDS[finding.severity]} {rendered}::{escape_data(printable(message))}"
 
 
 def render(context: ReportContext) -> str:

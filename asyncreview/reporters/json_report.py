@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 from asyncreview.reporters import ReportContext
+from asyncreview.untrusted import path_text, printable_data
 
 
 def summary(context: ReportContext) -> dict:
@@ -20,10 +21,18 @@ def summary(context: ReportContext) -> dict:
         "by_severity": {s: by_severity.get(s, 0) for s in ("CRITICAL", "WARNING", "SUGGESTION")},
         "by_code": dict(sorted(Counter(f.code for f in result.findings).items())),
         "fail_on": result.threshold.value,
-        "notices": list(result.notices),
+        "notices": printable_data(list(result.notices)),
     }
 
 
+def _record(finding) -> dict:
+    """A finding as printable data: the path escaped on one line (`\\xff` for a byte that is not
+    UTF-8), control characters escaped everywhere; so no lone surrogate reaches the JSON."""
+    record = printable_data(finding.to_dict())
+    record["path"] = path_text(finding.path)
+    return record
+
+
 def render(context: ReportContext) -> str:
-    document = {"findings": [f.to_dict() for f in context.result.findings], "summary": summary(context)}
+    document = {"findings": [_record(f) for f in context.result.findings], "summary": summary(context)}
     return json.dumps(document, indent=2) + "\n"

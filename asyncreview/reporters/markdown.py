@@ -13,26 +13,29 @@ from typing import List
 
 from asyncreview.finding import Finding, Severity
 from asyncreview.reporters import ReportContext
+from asyncreview.untrusted import one_line, path_text, printable
 
 MAX_BYTES = 60_000
 ICONS = {Severity.CRITICAL: "\U0001F534", Severity.WARNING: "\U0001F7E0", Severity.SUGGESTION: "\U0001F535"}
 
 
 def _text(value: object) -> str:
-    """Untrusted one-line text: no HTML, no table breaks, no @-mentions."""
-    text = " ".join(str(value).split())
+    """Untrusted one-line text: no control characters, HTML, table breaks or @-mentions."""
+    text = one_line(value)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
     return text.replace("@", "@\u200b")
 
 
 def _code_span(value: str) -> str:
+    value = one_line(value)
     longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
-    return f"{fence}{pad}{' '.join(value.split())}{pad}{fence}"  # code spans render no HTML
+    return f"{fence}{pad}{value}{pad}{fence}"  # code spans render no HTML
 
 
 def _fence(snippet: str, first_line: int) -> List[str]:
+    snippet = printable(snippet)
     longest = max((len(run) for run in re.findall(r"`{3,}", snippet)), default=0)
     fence = "`" * max(3, longest + 1)
     lines = snippet.split("\n")
@@ -53,7 +56,7 @@ def _rule_link(code: str, context: ReportContext) -> str:
 def _details(finding: Finding, context: ReportContext) -> List[str]:
     doc = context.docs.get(finding.code)
     name = f" {doc.name}" if doc is not None else ""
-    where = _code_span(f"{finding.path}:{finding.line}:{finding.column}")
+    where = _code_span(f"{path_text(finding.path)}:{finding.line}:{finding.column}")
     out = [
         f"#### {ICONS[finding.severity]} {_rule_link(finding.code, context)}{name} at {where}",
         "",

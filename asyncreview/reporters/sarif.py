@@ -12,6 +12,7 @@ from urllib.parse import quote
 from asyncreview import __version__
 from asyncreview.finding import Finding, Severity
 from asyncreview.reporters import ReportContext
+from asyncreview.untrusted import printable, printable_data
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/asyncreview/asyncreview"
@@ -64,10 +65,11 @@ def _rule(code: str, context: ReportContext) -> Dict[str, Any]:
 
 
 def _artifact(path: str) -> Dict[str, str]:
-    """Relative to %SRCROOT% (the folder asyncreview ran in) when below it, else a file URI."""
+    """Relative to %SRCROOT% (the folder asyncreview ran in) when below it, else a file URI.
+    The URI percent-encodes the name's bytes as they are on disk (`bad%FF.py`), as RFC 3986 says."""
     if os.path.isabs(path) or path.replace(os.sep, "/").startswith("../"):
         return {"uri": Path(os.path.abspath(path)).as_uri()}
-    return {"uri": quote(path.replace(os.sep, "/")), "uriBaseId": "%SRCROOT%"}
+    return {"uri": quote(os.fsencode(path.replace(os.sep, "/"))), "uriBaseId": "%SRCROOT%"}
 
 
 def _region(finding: Finding) -> Dict[str, Any]:
@@ -79,7 +81,7 @@ def _region(finding: Finding) -> Dict[str, Any]:
     region["endLine"] = end_line
     region["endColumn"] = max(1, end_column)
     if finding.snippet:
-        region["snippet"] = {"text": finding.snippet}
+        region["snippet"] = {"text": printable(finding.snippet)}
     return region
 
 
@@ -88,16 +90,16 @@ def _result(finding: Finding, index: Dict[str, int], fingerprint: str, context: 
         "ruleId": finding.code,
         "ruleIndex": index[finding.code],
         "level": LEVELS[finding.severity],
-        "message": {"text": finding.message},
+        "message": {"text": printable(finding.message)},
         "locations": [{"physicalLocation": {"artifactLocation": _artifact(finding.path), "region": _region(finding)}}],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
         "properties": {"severity": finding.severity.value, "source": finding.source},
     }
     review = finding.review
     if review:
-        result["properties"]["review"] = review
+        result["properties"]["review"] = printable_data(review)
         if review.get("verdict") == "false_positive" and not context.show_refuted:
-            justification = str(review.get("explanation") or "refuted by the LLM reviewer")
+            justification = printable(review.get("explanation") or "refuted by the LLM reviewer")
             result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": justification}]
     return result
 
@@ -127,7 +129,7 @@ def render(context: ReportContext) -> str:
         "invocations": [
             {
                 "executionSuccessful": True,
-                "toolExecutionNotifications": [{"level": "note", "message": {"text": n}} for n in result.notices],
+                "toolExecutionNotifications": [{"level": "note", "message": {"text": printable(n)}} for n in result.notices],
             }
         ],
         "results": [_result(f, index, fp, context) for f, fp in zip(findings, prints)],

@@ -1,5 +1,6 @@
 """The human report: most severe first, grouped by file, each finding with its source line and a
-caret under the flagged code."""
+caret under the flagged code. What came from the repository or the model is escaped
+(asyncreview.untrusted): one line per field, so no line can start a GitHub workflow command."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Dict, List
 
 from asyncreview.finding import Finding, Severity
 from asyncreview.reporters import ReportContext
+from asyncreview.untrusted import one_line, path_line, printable
 
 _COLORS = {Severity.CRITICAL: "\x1b[1;31m", Severity.WARNING: "\x1b[33m", Severity.SUGGESTION: "\x1b[36m"}
 _BOLD, _DIM, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
@@ -20,12 +22,13 @@ def _paint(context: ReportContext, style: str, text: str) -> str:
 def _excerpt(context: ReportContext, finding: Finding) -> List[str]:
     if not finding.snippet:
         return []
-    first = finding.snippet.split("\n", 1)[0].rstrip("\r")
+    raw = finding.snippet.split("\n", 1)[0].rstrip("\r")
+    first = printable(raw)  # the caret is placed on the escaped line, as it is shown
     expanded = first.expandtabs(4)
     gutter = " " * len(str(finding.line))
-    start = len(first[: finding.column - 1].expandtabs(4))
+    start = len(printable(raw[: finding.column - 1]).expandtabs(4))
     if finding.end_line == finding.line:
-        width = max(1, len(first[: finding.end_column - 1].expandtabs(4)) - start)
+        width = max(1, len(printable(raw[: finding.end_column - 1]).expandtabs(4)) - start)
     else:
         width = max(1, len(expanded.rstrip()) - start)
     caret = " " * start + "^" * width
@@ -44,21 +47,22 @@ def render(context: ReportContext) -> str:
         for finding in findings:  # already sorted most severe first
             groups.setdefault(finding.path, []).append(finding)
         for path, items in groups.items():
-            out.append(_paint(context, _BOLD, path))
+            out.append(_paint(context, _BOLD, path_line(path)))
             for finding in items:
                 severity = _paint(context, _COLORS[finding.severity], f"{finding.severity.value:<10}")
                 location = f"{finding.line}:{finding.column}"
-                out.append(f"  {location:<8} {severity} {_paint(context, _BOLD, finding.code)}  {finding.message}")
+                out.append(f"  {location:<8} {severity} {_paint(context, _BOLD, finding.code)}  {one_line(finding.message)}")
                 out.extend(_excerpt(context, finding))
                 if finding.review:
                     review = finding.review
-                    out.append(f"    review: {review.get('verdict')} ({review.get('severity')}): {review.get('explanation', '')}")
+                    verdict, severity = one_line(review.get("verdict")), one_line(review.get("severity"))
+                    out.append(f"    review: {verdict} ({severity}): {one_line(review.get('explanation', ''))}")
             out.append("")
     if context.statistics:
         counts = Counter((f.code, f.severity.value) for f in findings)
         for (code, severity), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
             summary = context.docs[code].summary if code in context.docs else ""
-            out.append(f"{count:>5}  {code}  {severity:<10} {summary}")
+            out.append(f"{count:>5}  {code}  {severity:<10} {one_line(summary)}")
         if counts:
             out.append("")
     out.append(_summary_line(result, findings))
