@@ -237,24 +237,63 @@ def _pool(jobs: int, share: int = 0):
     import concurrent.futures
     import multiprocessing
 
-    from asyncreview.tree import expect_to_parse
-
     method = "fork" if sys.platform.startswith("linux") else None
     context = multiprocessing.get_context(method)
     return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                                                  initializer=expect_to_parse, initargs=(share,))
+                                                  initializer=_start_worker, initargs=(os.getpid(), share))
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _start_worker(parent: int, share: int) -> None:
+    """A worker ends when the run does, however the run ends: a run killed with SIGKILL cannot
+    shut its pool down, and its workers would live on, reparented, until killed by hand."""
+    from asyncreview.tree import expect_to_parse
+
+    if not _kill_me_with_parent():
+        threading.Thread(target=_watch_parent, args=(parent,), name="asyncreview-orphan-watch", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the death signal was set
+        os._exit(1)
+    expect_to_parse(share)
+
+
+def _kill_me_with_parent() -> bool:
+    """Linux's PR_SET_PDEATHSIG: the kernel sends SIGKILL when the parent dies."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """Elsewhere: notice being orphaned (the parent id changes) and exit."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 # Called with each batch's results; returns files to analyze in full as well.
 Prefetch = Callable[[Dict[int, FileResult]], list]
+# Called with each batch's results as they come, to keep them (the result cache).
+Keep = Callable[[Dict[int, FileResult]], None]
 
 
 class _Workers:
     """The analysis of a run's files and then of whatever its joins ask for, in one pool: a join
     round does not pay for a new pool and its warm-up."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, keep: Optional[Keep] = None) -> None:
         self.jobs = jobs
+        self.keep = keep
         self.pool: Any = None
 
     def __enter__(self) -> "_Workers":
@@ -291,7 +330,10 @@ class _Workers:
             if self.pool is not None or self._worth_a_pool(size, len(work)):
                 break
         if self.pool is None and not more and not self._worth_a_pool(size, len(work)):
-            return dict(_analyze_batch(work, defer))
+            results = dict(_analyze_batch(work, defer))
+            if self.keep is not None:
+                self.keep(results)
+            return results
         import concurrent.futures
         from concurrent.futures.process import BrokenProcessPool
 
@@ -331,6 +373,8 @@ class _Workers:
                     for index, _, _, _ in batch:
                         new[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {error!r}")])
             results.update(new)
+            if self.keep is not None:
+                self.keep(new)
             if prefetch is not None and not failed:
                 extra = prefetch(new)
                 if extra:
@@ -338,7 +382,10 @@ class _Workers:
         if failed:
             self.pool.shutdown(wait=False)
             self.pool = None  # a broken pool takes no more work; the next round starts another
-            results.update(_isolate_crashes(failed))
+            redone = _isolate_crashes(failed)
+            results.update(redone)
+            if self.keep is not None:
+                self.keep(redone)
         return results
 
 
@@ -448,7 +495,8 @@ def run(options: RunOptions) -> RunResult:
     jobs = options.jobs or os.cpu_count() or 1
     settings_by_path = {shown: settings for shown, _path, _config, settings in entries}
     index_of = {shown: index for index, (shown, _path, _config, _settings) in enumerate(entries)}
-    with _Workers(jobs) as workers:
+    keep = _Keeper(store, keys, notices) if store is not None else None
+    with _Workers(jobs, keep) as workers:
         prefetch = _Prefetch(rules, index_of, settings_by_path, results, items)
         fresh = workers.stream(misses(), len(entries), prefetch=prefetch if prefetch.joining else None)
         results.update(fresh)
@@ -470,12 +518,6 @@ def run(options: RunOptions) -> RunResult:
 
         joined = _join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices, complete)
     if store is not None:
-        from asyncreview.store import StoreError
-
-        try:
-            store.put_many({keys[i]: r.to_json() for i, r in fresh.items() if i in keys})
-        except StoreError as error:
-            notices.append(f"{error}; results were not cached")
         store.close()
     for shown, result in by_path.items():
         findings.extend(_with_path(f, shown) for f in result.findings)
@@ -494,6 +536,27 @@ def run(options: RunOptions) -> RunResult:
         settings=settings_by_path,
         sources=by_path,
     )
+
+
+class _Keeper:
+    """Commits results to the cache as batches finish, not at the end: a run that is killed
+    keeps what it analyzed, and the next run redoes only the rest."""
+
+    def __init__(self, store, keys: Dict[int, str], notices: List[str]) -> None:
+        self.store = store
+        self.keys = keys
+        self.notices = notices
+
+    def __call__(self, results: Dict[int, FileResult]) -> None:
+        from asyncreview.store import StoreError
+
+        if self.store is None:
+            return
+        try:
+            self.store.put_many({self.keys[i]: r.to_json() for i, r in results.items() if i in self.keys})
+        except StoreError as error:
+            self.notices.append(f"{error}; results were not cached")
+            self.store = None  # one notice; the run goes on without writing
 
 
 def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Settings], entries, keys: Dict[int, str],
