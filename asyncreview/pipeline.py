@@ -27,7 +27,7 @@ from asyncreview.config import (
     read_pyproject,
 )
 from asyncreview.engine import FileResult, analyze, diagnostic, finding_record
-from asyncreview.finding import Finding, Severity
+from asyncreview.finding import Finding, Severity, describe_error
 from asyncreview.rule import ProjectSummaries
 from asyncreview.source import is_suppressed
 
@@ -60,6 +60,9 @@ class RunResult:
     cached: int = 0
     settings: Dict[str, Settings] = field(default_factory=dict)
     sources: Dict[str, FileResult] = field(default_factory=dict)
+    # Bugs met on the way (a rule or reporter that raised), one line each: the run went on and
+    # its report stands, but it ends with exit status 2, not as if it had found something.
+    internal_errors: List[str] = field(default_factory=list)
 
 
 class _Configs:
@@ -216,7 +219,16 @@ def _analyze_batch(batch: List[Tuple[int, str, bytes, Settings]], defer: bool = 
 
 def _analyze_each(batch: List[Tuple[int, str, bytes, Settings]], defer: bool) -> List[Tuple[int, FileResult]]:
     rules = plugins.all_rules()
-    return [(index, analyze(data, settings, rules, path, defer)) for index, path, data, settings in batch]
+    return [(index, _analyze_one(data, settings, rules, path, defer)) for index, path, data, settings in batch]
+
+
+def _analyze_one(data: bytes, settings: Settings, rules, path: str, defer: bool) -> FileResult:
+    """analyze() never raises for what a file holds; a bug (a plugin's prefilter that raises)
+    costs this file an ARV003, not the run or the batch."""
+    try:
+        return analyze(data, settings, rules, path, defer)
+    except Exception as error:  # noqa: BLE001 - reported, with its cause, and the run goes on
+        return FileResult(findings=[diagnostic("ARV003", f"internal error: {describe_error(error)}")])
 
 
 def _batches(items, limit: int) -> List[list]:
@@ -371,7 +383,7 @@ class _Workers:
                     failed.extend((item, batch_defer) for item in batch)
                 except Exception as error:  # noqa: BLE001 - report, never abort the run
                     for index, _, _, _ in batch:
-                        new[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {error!r}")])
+                        new[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {describe_error(error)}")])
             results.update(new)
             if self.keep is not None:
                 self.keep(new)
@@ -421,6 +433,7 @@ def run(options: RunOptions) -> RunResult:
     rules = plugins.all_rules()
     rules_id = _rules_id(rules)
     notices: List[str] = []
+    internal_errors: List[str] = []
     findings: List[Finding] = []
     for problem in found.problems:
         findings.append(_with_path(diagnostic("ARV002", problem.reason), problem.path))
@@ -516,7 +529,7 @@ def run(options: RunOptions) -> RunResult:
             for path in paths:
                 by_path[path] = done.get(index_of.get(path)) or FileResult()  # pending no more, whatever happens
 
-        joined = _join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices, complete)
+        joined = _join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices, complete, internal_errors)
     if store is not None:
         store.close()
     for shown, result in by_path.items():
@@ -535,6 +548,7 @@ def run(options: RunOptions) -> RunResult:
         cached=cached,
         settings=settings_by_path,
         sources=by_path,
+        internal_errors=internal_errors + _internal_errors(kept),
     )
 
 
@@ -543,6 +557,8 @@ class _Keeper:
     keeps what it analyzed, and the next run redoes only the rest."""
 
     def __init__(self, store, keys: Dict[int, str], notices: List[str]) -> None:
+        """A result with an internal error is not kept: it says nothing about the file, and the
+        next run (with the bug fixed) should analyze it again."""
         self.store = store
         self.keys = keys
         self.notices = notices
@@ -552,15 +568,21 @@ class _Keeper:
 
         if self.store is None:
             return
+        kept = {self.keys[i]: r.to_json() for i, r in results.items() if i in self.keys and not _internal_errors(r.findings)}
         try:
-            self.store.put_many({self.keys[i]: r.to_json() for i, r in results.items() if i in self.keys})
+            self.store.put_many(kept)
         except StoreError as error:
             self.notices.append(f"{error}; results were not cached")
             self.store = None  # one notice; the run goes on without writing
 
 
+def _internal_errors(findings: List[Finding]) -> List[str]:
+    return [f"{f.path}: {f.message}" for f in findings if f.code == "ARV003"]
+
+
 def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Settings], entries, keys: Dict[int, str],
-          rules_id: str, store, notices: List[str], complete: Callable[[Set[str]], None]) -> List[Finding]:
+          rules_id: str, store, notices: List[str], complete: Callable[[Set[str]], None],
+          internal_errors: List[str]) -> List[Finding]:
     """Findings that need the whole project (ARV202 chains across modules). The same files with
     the same contents and settings join to the same findings, so those are cached too: a warm run
     then never decodes a summary. A join that reads a pending file's summary is run again once
@@ -586,6 +608,7 @@ def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Set
             break
         complete(wanted)
     notices.extend(problems)
+    internal_errors.extend(problems)
     if memo_key is not None and not problems:
         from asyncreview.store import StoreError
 
@@ -607,7 +630,7 @@ def _join_once(joining: list, by_path: Dict[str, FileResult],
         try:
             joined.extend(rule.project_findings(summaries, settings_by_path))
         except Exception as error:  # noqa: BLE001
-            problems.append(f"internal error joining project facts in {rule.__name__}: {error!r}")
+            problems.append(f"internal error joining project facts in {rule.__name__}: {describe_error(error)}")
         wanted |= summaries.wanted
     return joined, problems, wanted
 
@@ -721,7 +744,10 @@ def _suppress(findings: List[Finding], by_path: Dict[str, FileResult], entries) 
 
 
 def exit_code(result: RunResult, exit_zero: bool = False, show_refuted: bool = False) -> int:
-    """Findings the LLM reviewer refuted do not fail the run unless --show-refuted."""
+    """2 after an internal error, even with --exit-zero (as ruff): CI must tell a crash from a
+    finding. Findings the LLM reviewer refuted do not fail the run unless --show-refuted."""
+    if result.internal_errors:
+        return 2
     if exit_zero:
         return 0
     counted = [f for f in result.findings if show_refuted or not (f.review and f.review.get("verdict") == "false_positive")]
