@@ -420,14 +420,16 @@ _LIBCST_PLACE = re.compile(r"^(?:parser error: )?error at (\d+):(\d+): ")
 
 def _syntax_problem(error: cst.ParserSyntaxError, python_error: Optional[SyntaxError]) -> "src.SourceProblem":
     """Python's own account when it has one (it names the real mistake, "'(' was never closed",
-    and places it); else LibCST's, placed where its message says (its `raw_column` is always 0)
-    and without the place in the message, so the two cannot disagree."""
-    if python_error is not None:
-        return src.syntax_problem(python_error)
+    and places it), unless it is a bare "invalid syntax" on another line than LibCST's: that is
+    how an older Python meets newer syntax, and LibCST, which knows it, found the real mistake.
+    LibCST's is placed where its message says (its `raw_column` is always 0), and the place is
+    taken out of the message, so the two cannot disagree."""
     message, line, column = error.message, error.raw_line, error.raw_column + 1
     place = _LIBCST_PLACE.match(message)
     if place is not None:
         line, column, message = int(place.group(1)), int(place.group(2)) + 1, message[place.end():]
+    if python_error is not None and (python_error.msg != "invalid syntax" or python_error.lineno == line):
+        return src.syntax_problem(python_error)
     return src.SourceProblem("ARV001", f"syntax error: {message}", line, column)
 
 

@@ -16,7 +16,7 @@ from asyncreview.tree import subclasses
 # SyntaxError or RecursionError, so every file is checked with `ast` first. LibCST is also
 # quadratic in nesting depth: a left-nested chain (`"a" + "b" + ...`, `a.b.c...`, `f()()...`) of
 # 500 terms parses and walks in 0.05 s, 1,000 in 0.2 s, 2,000 in 0.7-2.8 s, 4,000 in 4-9 s and
-# 8,000 split over lines in 200 s (measured on the deep-stack thread, benchmarks/README.md). A
+# 8,000 split over lines in 200 s (measured on the deep-stack thread, 2 shared cores). A
 # statement whose expressions nest deeper than _MAX_AST_DEPTH is therefore left out of the
 # analysis, with one ARV001 for it, and the rest of the file is analyzed; real code stays below 60.
 _MAX_AST_DEPTH = 500

@@ -4,6 +4,8 @@ goes on, and the findings in the good file beside them do not change."""
 import os
 import time
 
+import pytest
+
 from asyncreview import discovery, pipeline
 from asyncreview.config import Overrides
 
@@ -285,10 +287,26 @@ def test_a_syntax_error_only_libcst_reports_is_placed_where_its_message_says():
 
     from asyncreview import engine
 
-    try:
+    with pytest.raises(cst.ParserSyntaxError) as caught:
         cst.parse_module("import time\n\nasync def f():\n    time.sleep(1,\n")
-    except cst.ParserSyntaxError as error:
-        problem = engine._syntax_problem(error, None)
-        assert "error at 5:0" in error.message and error.raw_column == 0  # LibCST's own account
+    error = caught.value
+    problem = engine._syntax_problem(error, None)
+    assert "error at 5:0" in error.message and error.raw_column == 0  # LibCST's own account
     assert (problem.line, problem.column) == (5, 1)
     assert problem.message.startswith("syntax error: expected one of") and "5:0" not in problem.message
+
+
+def test_newer_syntax_than_this_python_knows_does_not_hide_the_real_syntax_error():
+    """An older Python stops at the newer syntax with a bare "invalid syntax"; LibCST knows that
+    syntax and finds the real mistake further on: LibCST's account wins then."""
+    import libcst as cst
+
+    from asyncreview import engine
+
+    text = "type Alias = int\n\nx = (1,\ny = 2 2\n"
+    with pytest.raises(cst.ParserSyntaxError) as caught:
+        cst.parse_module(text)
+    older_python = SyntaxError("invalid syntax", ("x.py", 1, 6, "type Alias = int\n", 1, 11))
+    assert engine._syntax_problem(caught.value, older_python).line > 1  # not the `type` statement
+    specific = engine._syntax_problem(caught.value, SyntaxError("'(' was never closed", ("x.py", 3, 5, "x = (1,\n", 3, 6)))
+    assert (specific.line, specific.column, specific.message) == (3, 5, "syntax error: '(' was never closed")
