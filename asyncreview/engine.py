@@ -397,7 +397,7 @@ def _analyze_parsed(data: bytes, settings: Settings, chosen: Tuple[Type[Rule], .
         try:
             module = parse_module(text)
         except cst.ParserSyntaxError as error:
-            problem = _syntax_problem(error, checked.syntax_error)
+            problem = _syntax_problem(error, checked.syntax_error, text)
             if "\x0c" not in text:
                 raise problem from None
             try:  # LibCST rejects some valid form feeds in indentation
@@ -418,18 +418,21 @@ def _analyze_parsed(data: bytes, settings: Settings, chosen: Tuple[Type[Rule], .
 _LIBCST_PLACE = re.compile(r"^(?:parser error: )?error at (\d+):(\d+): ")
 
 
-def _syntax_problem(error: cst.ParserSyntaxError, python_error: Optional[SyntaxError]) -> "src.SourceProblem":
+def _syntax_problem(error: cst.ParserSyntaxError, python_error: Optional[SyntaxError], text: str) -> "src.SourceProblem":
     """Python's own account when it has one (it names the real mistake, "'(' was never closed",
-    and places it), unless it is a bare "invalid syntax" on another line than LibCST's: that is
-    how an older Python meets newer syntax, and LibCST, which knows it, found the real mistake.
-    LibCST's is placed where its message says (its `raw_column` is always 0), and the place is
-    taken out of the message, so the two cannot disagree."""
+    and places it), unless it is a bare "invalid syntax" before a line of the file where LibCST
+    stopped: that is how an older Python meets newer syntax, and LibCST, which knows it, found
+    the real mistake. (LibCST stops past the last line when the file ends too early.) LibCST's
+    is placed where its message says (its `raw_column` is always 0), and the place is taken
+    out of the message, so the two cannot disagree."""
     message, line, column = error.message, error.raw_line, error.raw_column + 1
     place = _LIBCST_PLACE.match(message)
     if place is not None:
         line, column, message = int(place.group(1)), int(place.group(2)) + 1, message[place.end():]
-    if python_error is not None and (python_error.msg != "invalid syntax" or python_error.lineno == line):
-        return src.syntax_problem(python_error)
+    if python_error is not None:
+        newer_syntax = python_error.msg == "invalid syntax" and (python_error.lineno or 1) < line <= len(text.splitlines())
+        if not newer_syntax:
+            return src.syntax_problem(python_error)
     return src.SourceProblem("ARV001", f"syntax error: {message}", line, column)
 
 

@@ -290,7 +290,7 @@ def test_a_syntax_error_only_libcst_reports_is_placed_where_its_message_says():
     with pytest.raises(cst.ParserSyntaxError) as caught:
         cst.parse_module("import time\n\nasync def f():\n    time.sleep(1,\n")
     error = caught.value
-    problem = engine._syntax_problem(error, None)
+    problem = engine._syntax_problem(error, None, "")
     assert "error at 5:0" in error.message and error.raw_column == 0  # LibCST's own account
     assert (problem.line, problem.column) == (5, 1)
     assert problem.message.startswith("syntax error: expected one of") and "5:0" not in problem.message
@@ -307,6 +307,11 @@ def test_newer_syntax_than_this_python_knows_does_not_hide_the_real_syntax_error
     with pytest.raises(cst.ParserSyntaxError) as caught:
         cst.parse_module(text)
     older_python = SyntaxError("invalid syntax", ("x.py", 1, 6, "type Alias = int\n", 1, 11))
-    assert engine._syntax_problem(caught.value, older_python).line > 1  # not the `type` statement
-    specific = engine._syntax_problem(caught.value, SyntaxError("'(' was never closed", ("x.py", 3, 5, "x = (1,\n", 3, 6)))
+    assert engine._syntax_problem(caught.value, older_python, text).line > 1  # not the `type` statement
+    specific = engine._syntax_problem(caught.value, SyntaxError("'(' was never closed", ("x.py", 3, 5, "x = (1,\n", 3, 6)), text)
     assert (specific.line, specific.column, specific.message) == (3, 5, "syntax error: '(' was never closed")
+    # A file that ends too early: LibCST stops past its last line, Python's place stands.
+    with pytest.raises(cst.ParserSyntaxError) as caught:
+        cst.parse_module("import time\n\ndef nap(:\n")
+    python = SyntaxError("invalid syntax", ("x.py", 3, 9, "def nap(:\n", 3, 10))
+    assert (engine._syntax_problem(caught.value, python, "import time\n\ndef nap(:\n").line) == 3
