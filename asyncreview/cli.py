@@ -1,5 +1,5 @@
 """`asyncreview [options] PATH...` in the ruff tradition. Exit 0 clean, 1 findings at or above
---fail-on, 2 usage or config error."""
+--fail-on, 2 usage, config or internal error (never 1 for a crash: CI must tell the two apart)."""
 
 from __future__ import annotations
 
@@ -91,6 +91,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     except _UsageError as error:
         print(f"asyncreview: error: {one_line(error)}", file=sys.stderr)  # may quote a path or a file
         return EXIT_ERROR
+    except Exception as error:  # noqa: BLE001 - a crash is exit 2 and its cause, not a traceback that ends in 1
+        from asyncreview.finding import describe_error
+
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"asyncreview: internal error: {describe_error(error)}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def entry() -> None:
@@ -166,6 +175,9 @@ def _run(args: argparse.Namespace) -> int:
         result = pipeline.run(options)
     except ConfigError as error:
         raise _UsageError(str(error)) from None
+    # From here on the findings are known: a stage that crashes is reported and the run goes on,
+    # so the report of what was found is still written (and the run ends with exit status 2).
+    failed = _Failures(result.internal_errors)
     if args.write_baseline or args.baseline or args.diff_base:
         from asyncreview import diffmode
 
@@ -173,10 +185,14 @@ def _run(args: argparse.Namespace) -> int:
             if args.write_baseline:
                 count = diffmode.write_baseline(result.findings, args.write_baseline)
                 print(f"asyncreview: wrote {count} finding{'s' if count != 1 else ''} to baseline {one_line(str(args.write_baseline))}", file=sys.stderr)
-                return EXIT_CLEAN
-            result.notices.extend(diffmode.apply(result, diff_base=args.diff_base, baseline=args.baseline))
+                return _finish(result, EXIT_CLEAN)
         except diffmode.DiffError as error:
             raise _UsageError(str(error)) from None
+        with failed("applying --baseline/--diff-base"):
+            try:
+                result.notices.extend(diffmode.apply(result, diff_base=args.diff_base, baseline=args.baseline))
+            except diffmode.DiffError as error:
+                raise _UsageError(str(error)) from None
     from asyncreview.llm import stage as llm_stage
 
     try:
@@ -184,13 +200,15 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise _UsageError(str(error)) from None
     if llm_stage.wanted(args.llm or args.llm_batch, llm_table):
-        result.notices.extend(llm_stage.run_stage(
-            result, llm_table, batch=args.llm_batch, use_cache=not args.no_cache, verbose=args.verbose
-        ))
+        with failed("in the LLM review"):
+            result.notices.extend(llm_stage.run_stage(
+                result, llm_table, batch=args.llm_batch, use_cache=not args.no_cache, verbose=args.verbose
+            ))
 
     docs = {}
     for rule in plugins.all_rules():
-        docs.update(rule.docs())
+        with failed(f"reading the documentation of {rule.__name__}"):
+            docs.update(rule.docs())
     stream = sys.stdout
     context = ReportContext(
         result=result,
@@ -203,25 +221,65 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for notice in result.notices:
             print(f"asyncreview: {one_line(notice)}", file=sys.stderr)
-    report = reporters[args.format](context)
+    report = None
+    with failed(f"in the {args.format} reporter"):
+        report = reporters[args.format](context)
+    unwritable = []
     for name, target in extra_reports:
-        try:
-            target.write_text(reporters[name](dataclasses.replace(context, color=False)), encoding="utf-8")
-        except OSError as error:
-            raise _UsageError(f"cannot write {target}: {error.strerror}") from None
-    if args.output is not None:
+        with failed(f"in the {name} reporter"):
+            try:
+                target.write_text(reporters[name](dataclasses.replace(context, color=False)), encoding="utf-8")
+            except OSError as error:
+                unwritable.append(f"cannot write {target}: {error.strerror}")
+    if report is not None and args.output is not None:  # None: its reporter crashed, the others wrote theirs
         try:
             args.output.write_text(report, encoding="utf-8")
         except OSError as error:
-            raise _UsageError(f"cannot write {args.output}: {error.strerror}") from None
-    else:
+            unwritable.append(f"cannot write {args.output}: {error.strerror}")
+    elif report is not None:
         stream.write(report)
         stream.flush()
+    if unwritable:
+        raise _UsageError("; ".join(unwritable))
     if args.pr_review:
         from asyncreview import github_review
 
-        github_review.post_from_cli(result, docs, show_refuted=args.show_refuted)
-    return pipeline.exit_code(result, exit_zero=args.exit_zero, show_refuted=args.show_refuted)
+        with failed("posting the pull-request review"):
+            github_review.post_from_cli(result, docs, show_refuted=args.show_refuted)
+    return _finish(result, pipeline.exit_code(result, exit_zero=args.exit_zero, show_refuted=args.show_refuted))
+
+
+class _Failures:
+    """`with failed("while doing X"):` records an exception as one line in `errors` and goes on."""
+
+    def __init__(self, errors: List[str]) -> None:
+        self.errors = errors
+        self.during = ""
+
+    def __call__(self, during: str) -> "_Failures":
+        self.during = during
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, trace) -> bool:
+        if error is None or not isinstance(error, Exception) or isinstance(error, _UsageError):
+            return False
+        from asyncreview.finding import describe_error
+
+        self.errors.append(f"internal error {self.during}: {describe_error(error)}")
+        return True
+
+
+def _finish(result, status: int) -> int:
+    """The run's status, and for an internal error its cause in one line on stderr."""
+    errors = result.internal_errors
+    if not errors:
+        return status
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    print(f"asyncreview: {errors[0]}{more}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ import ast
 import functools
 import inspect
 import json
+import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple, Type
@@ -364,10 +365,12 @@ def _checked_source(data: bytes, settings: Settings) -> Optional[FileResult]:
     problem is reported as a parse would report it). None: this Python cannot parse it (newer
     syntax?), so LibCST must decide now."""
     try:
-        tree = src.check_nesting(src.decode(data))
+        checked = src.check_nesting(src.decode(data))
     except src.SourceProblem as problem:
         return _problem_result(problem, settings, data)
-    return FileResult(pending=True) if tree is not None else None
+    if checked.tree is None or checked.left_out:  # a statement left out has its ARV001 to report
+        return None
+    return FileResult(pending=True)
 
 
 class _Gate(NamedTuple):
@@ -417,16 +420,16 @@ class _CodeScreen(NamedTuple):
 def _analyze_parsed(data: bytes, settings: Settings, chosen: Tuple[Type[Rule], ...], path: str,
                     screen: Optional[_CodeScreen] = None) -> FileResult:
     try:
-        text = src.decode(data)
-        tree = src.check_nesting(text)  # every file: depth is what makes LibCST crash or crawl
-        if screen is not None and tree is not None:
-            chosen, decided = screen.outcome(tree, chosen)
+        checked = src.check_nesting(src.decode(data))  # every file: depth is what makes LibCST crash or crawl
+        text = checked.text
+        if screen is not None and checked.tree is not None and not checked.left_out:
+            chosen, decided = screen.outcome(checked.tree, chosen)
             if decided is not None:
                 return decided
         try:
             module = parse_module(text)
         except cst.ParserSyntaxError as error:
-            problem = src.SourceProblem("ARV001", f"syntax error: {error.message}", error.raw_line, error.raw_column + 1)
+            problem = _syntax_problem(error, checked.syntax_error, text)
             if "\x0c" not in text:
                 raise problem from None
             try:  # LibCST rejects some valid form feeds in indentation
@@ -438,7 +441,31 @@ def _analyze_parsed(data: bytes, settings: Settings, chosen: Tuple[Type[Rule], .
             raise src.SourceProblem("ARV001", "file nested too deeply to analyze safely") from None
     except src.SourceProblem as problem:
         return _problem_result(problem, settings, data)
-    return _run_rules(module, text, settings, chosen, path, tree)
+    result = _run_rules(module, text, settings, chosen, path, checked.tree)
+    left_out = [_problem_result(problem, settings, data).findings for problem in checked.left_out]
+    result.findings.extend(finding for findings in left_out for finding in findings)
+    return result
+
+
+_LIBCST_PLACE = re.compile(r"^(?:parser error: )?error at (\d+):(\d+): ")
+
+
+def _syntax_problem(error: cst.ParserSyntaxError, python_error: Optional[SyntaxError], text: str) -> "src.SourceProblem":
+    """Python's own account when it has one (it names the real mistake, "'(' was never closed",
+    and places it), unless it is a bare "invalid syntax" before a line of the file where LibCST
+    stopped: that is how an older Python meets newer syntax, and LibCST, which knows it, found
+    the real mistake. (LibCST stops past the last line when the file ends too early.) LibCST's
+    is placed where its message says (its `raw_column` is always 0), and the place is taken
+    out of the message, so the two cannot disagree."""
+    message, line, column = error.message, error.raw_line, error.raw_column + 1
+    place = _LIBCST_PLACE.match(message)
+    if place is not None:
+        line, column, message = int(place.group(1)), int(place.group(2)) + 1, message[place.end():]
+    if python_error is not None:
+        newer_syntax = python_error.msg == "invalid syntax" and (python_error.lineno or 1) < line <= len(text.splitlines())
+        if not newer_syntax:
+            return src.syntax_problem(python_error)
+    return src.SourceProblem("ARV001", f"syntax error: {message}", line, column)
 
 
 def _problem_result(problem: "src.SourceProblem", settings: Settings, data: bytes) -> FileResult:

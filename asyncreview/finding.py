@@ -64,3 +64,18 @@ class Finding:
         values = dict(data)
         values["severity"] = Severity(values["severity"])
         return cls(**values)
+
+
+def describe_error(error: BaseException) -> str:
+    """An exception as one line, for an internal-error diagnostic: its type, its message and the
+    place it was raised, so a report (or CI log) names the broken part without a traceback."""
+    import os
+    import traceback
+
+    message = " ".join(str(error).split())
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ is not None else []
+    if frames:
+        folder, name = os.path.split(frames[-1].filename)
+        text += f" (at {os.path.basename(folder)}/{name}:{frames[-1].lineno})"
+    return text

@@ -27,7 +27,7 @@ from asyncreview.config import (
     read_pyproject,
 )
 from asyncreview.engine import FileResult, analyze, diagnostic, finding_record
-from asyncreview.finding import Finding, Severity
+from asyncreview.finding import Finding, Severity, describe_error
 from asyncreview.rule import ProjectSummaries
 from asyncreview.source import is_suppressed
 
@@ -60,6 +60,9 @@ class RunResult:
     cached: int = 0
     settings: Dict[str, Settings] = field(default_factory=dict)
     sources: Dict[str, FileResult] = field(default_factory=dict)
+    # Bugs met on the way (a rule or reporter that raised), one line each: the run went on and
+    # its report stands, but it ends with exit status 2, not as if it had found something.
+    internal_errors: List[str] = field(default_factory=list)
 
 
 class _Configs:
@@ -216,7 +219,16 @@ def _analyze_batch(batch: List[Tuple[int, str, bytes, Settings]], defer: bool = 
 
 def _analyze_each(batch: List[Tuple[int, str, bytes, Settings]], defer: bool) -> List[Tuple[int, FileResult]]:
     rules = plugins.all_rules()
-    return [(index, analyze(data, settings, rules, path, defer)) for index, path, data, settings in batch]
+    return [(index, _analyze_one(data, settings, rules, path, defer)) for index, path, data, settings in batch]
+
+
+def _analyze_one(data: bytes, settings: Settings, rules, path: str, defer: bool) -> FileResult:
+    """analyze() never raises for what a file holds; a bug (a plugin's prefilter that raises)
+    costs this file an ARV003, not the run or the batch."""
+    try:
+        return analyze(data, settings, rules, path, defer)
+    except Exception as error:  # noqa: BLE001 - reported, with its cause, and the run goes on
+        return FileResult(findings=[diagnostic("ARV003", f"internal error: {describe_error(error)}")])
 
 
 def _batches(items, limit: int) -> List[list]:
@@ -237,24 +249,63 @@ def _pool(jobs: int, share: int = 0):
     import concurrent.futures
     import multiprocessing
 
-    from asyncreview.tree import expect_to_parse
-
     method = "fork" if sys.platform.startswith("linux") else None
     context = multiprocessing.get_context(method)
     return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                                                  initializer=expect_to_parse, initargs=(share,))
+                                                  initializer=_start_worker, initargs=(os.getpid(), share))
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _start_worker(parent: int, share: int) -> None:
+    """A worker ends when the run does, however the run ends: a run killed with SIGKILL cannot
+    shut its pool down, and its workers would live on, reparented, until killed by hand."""
+    from asyncreview.tree import expect_to_parse
+
+    if not _kill_me_with_parent():
+        threading.Thread(target=_watch_parent, args=(parent,), name="asyncreview-orphan-watch", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the death signal was set
+        os._exit(1)
+    expect_to_parse(share)
+
+
+def _kill_me_with_parent() -> bool:
+    """Linux's PR_SET_PDEATHSIG: the kernel sends SIGKILL when the parent dies."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """Elsewhere: notice being orphaned (the parent id changes) and exit."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 # Called with each batch's results; returns files to analyze in full as well.
 Prefetch = Callable[[Dict[int, FileResult]], list]
+# Called with each batch's results as they come, to keep them (the result cache).
+Keep = Callable[[Dict[int, FileResult]], None]
 
 
 class _Workers:
     """The analysis of a run's files and then of whatever its joins ask for, in one pool: a join
     round does not pay for a new pool and its warm-up."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, keep: Optional[Keep] = None) -> None:
         self.jobs = jobs
+        self.keep = keep
         self.pool: Any = None
 
     def __enter__(self) -> "_Workers":
@@ -291,7 +342,10 @@ class _Workers:
             if self.pool is not None or self._worth_a_pool(size, len(work)):
                 break
         if self.pool is None and not more and not self._worth_a_pool(size, len(work)):
-            return dict(_analyze_batch(work, defer))
+            results = dict(_analyze_batch(work, defer))
+            if self.keep is not None:
+                self.keep(results)
+            return results
         import concurrent.futures
         from concurrent.futures.process import BrokenProcessPool
 
@@ -329,8 +383,10 @@ class _Workers:
                     failed.extend((item, batch_defer) for item in batch)
                 except Exception as error:  # noqa: BLE001 - report, never abort the run
                     for index, _, _, _ in batch:
-                        new[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {error!r}")])
+                        new[index] = FileResult(findings=[diagnostic("ARV003", f"internal error: {describe_error(error)}")])
             results.update(new)
+            if self.keep is not None:
+                self.keep(new)
             if prefetch is not None and not failed:
                 extra = prefetch(new)
                 if extra:
@@ -338,7 +394,10 @@ class _Workers:
         if failed:
             self.pool.shutdown(wait=False)
             self.pool = None  # a broken pool takes no more work; the next round starts another
-            results.update(_isolate_crashes(failed))
+            redone = _isolate_crashes(failed)
+            results.update(redone)
+            if self.keep is not None:
+                self.keep(redone)
         return results
 
 
@@ -374,6 +433,7 @@ def run(options: RunOptions) -> RunResult:
     rules = plugins.all_rules()
     rules_id = _rules_id(rules)
     notices: List[str] = []
+    internal_errors: List[str] = []
     findings: List[Finding] = []
     for problem in found.problems:
         findings.append(_with_path(diagnostic("ARV002", problem.reason), problem.path))
@@ -448,7 +508,8 @@ def run(options: RunOptions) -> RunResult:
     jobs = options.jobs or os.cpu_count() or 1
     settings_by_path = {shown: settings for shown, _path, _config, settings in entries}
     index_of = {shown: index for index, (shown, _path, _config, _settings) in enumerate(entries)}
-    with _Workers(jobs) as workers:
+    keep = _Keeper(store, keys, notices) if store is not None else None
+    with _Workers(jobs, keep) as workers:
         prefetch = _Prefetch(rules, index_of, settings_by_path, results, items)
         fresh = workers.stream(misses(), len(entries), prefetch=prefetch if prefetch.joining else None)
         results.update(fresh)
@@ -468,14 +529,8 @@ def run(options: RunOptions) -> RunResult:
             for path in paths:
                 by_path[path] = done.get(index_of.get(path)) or FileResult()  # pending no more, whatever happens
 
-        joined = _join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices, complete)
+        joined = _join(rules, by_path, settings_by_path, entries, keys, rules_id, store, notices, complete, internal_errors)
     if store is not None:
-        from asyncreview.store import StoreError
-
-        try:
-            store.put_many({keys[i]: r.to_json() for i, r in fresh.items() if i in keys})
-        except StoreError as error:
-            notices.append(f"{error}; results were not cached")
         store.close()
     for shown, result in by_path.items():
         findings.extend(_with_path(f, shown) for f in result.findings)
@@ -493,11 +548,41 @@ def run(options: RunOptions) -> RunResult:
         cached=cached,
         settings=settings_by_path,
         sources=by_path,
+        internal_errors=internal_errors + _internal_errors(kept),
     )
 
 
+class _Keeper:
+    """Commits results to the cache as batches finish, not at the end: a run that is killed
+    keeps what it analyzed, and the next run redoes only the rest."""
+
+    def __init__(self, store, keys: Dict[int, str], notices: List[str]) -> None:
+        """A result with an internal error is not kept: it says nothing about the file, and the
+        next run (with the bug fixed) should analyze it again."""
+        self.store = store
+        self.keys = keys
+        self.notices = notices
+
+    def __call__(self, results: Dict[int, FileResult]) -> None:
+        from asyncreview.store import StoreError
+
+        if self.store is None:
+            return
+        kept = {self.keys[i]: r.to_json() for i, r in results.items() if i in self.keys and not any(f.code == "ARV003" for f in r.findings)}
+        try:
+            self.store.put_many(kept)
+        except StoreError as error:
+            self.notices.append(f"{error}; results were not cached")
+            self.store = None  # one notice; the run goes on without writing
+
+
+def _internal_errors(findings: List[Finding]) -> List[str]:
+    return [f"{f.path}: {f.message}" for f in findings if f.code == "ARV003"]
+
+
 def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Settings], entries, keys: Dict[int, str],
-          rules_id: str, store, notices: List[str], complete: Callable[[Set[str]], None]) -> List[Finding]:
+          rules_id: str, store, notices: List[str], complete: Callable[[Set[str]], None],
+          internal_errors: List[str]) -> List[Finding]:
     """Findings that need the whole project (ARV202 chains across modules). The same files with
     the same contents and settings join to the same findings, so those are cached too: a warm run
     then never decodes a summary. A join that reads a pending file's summary is run again once
@@ -524,6 +609,7 @@ def _join(rules, by_path: Dict[str, FileResult], settings_by_path: Dict[str, Set
             break
         complete(wanted)
     notices.extend(problems)
+    internal_errors.extend(problems)
     if memo_key is not None and not problems:
         from asyncreview.store import StoreError
 
@@ -545,7 +631,7 @@ def _join_once(joining: list, by_path: Dict[str, FileResult],
         try:
             joined.extend(rule.project_findings(summaries, settings_by_path))
         except Exception as error:  # noqa: BLE001
-            problems.append(f"internal error joining project facts in {rule.__name__}: {error!r}")
+            problems.append(f"internal error joining project facts in {rule.__name__}: {describe_error(error)}")
         wanted |= summaries.wanted
     return joined, problems, wanted
 
@@ -659,7 +745,10 @@ def _suppress(findings: List[Finding], by_path: Dict[str, FileResult], entries) 
 
 
 def exit_code(result: RunResult, exit_zero: bool = False, show_refuted: bool = False) -> int:
-    """Findings the LLM reviewer refuted do not fail the run unless --show-refuted."""
+    """2 after an internal error, even with --exit-zero (as ruff): CI must tell a crash from a
+    finding. Findings the LLM reviewer refuted do not fail the run unless --show-refuted."""
+    if result.internal_errors:
+        return 2
     if exit_zero:
         return 0
     counted = [f for f in result.findings if show_refuted or not (f.review and f.review.get("verdict") == "false_positive")]

@@ -4,6 +4,8 @@ goes on, and the findings in the good file beside them do not change."""
 import os
 import time
 
+import pytest
+
 from asyncreview import discovery, pipeline
 from asyncreview.config import Overrides
 
@@ -220,3 +222,96 @@ def test_symlinks_out_of_the_tree(cli, project, tmp_path):
     assert _codes_by_path(result) == {"good.py": ["ARV101"], "linked.py": ["ARV101"]}
     assert result.json()["summary"]["files"] == 2
     assert _good_findings(result) == expected_good
+
+
+def _places(result):
+    return sorted((f["path"], f["line"], f["column"], f["code"]) for f in result.json()["findings"])
+
+
+def test_a_statement_too_deep_to_analyze_is_left_out_and_the_rest_of_the_file_is_analyzed(cli, project):
+    """A 520-term `"a" + "b" + ...` is 520 levels of `ast` (a left-nested chain): past the limit,
+    that statement alone gets ARV001, at its first character, and the file's other findings stay."""
+    blocking = "\nasync def g():\n    time.sleep(1)\n"
+    project.write("chain.py", "import time\n" + 'x = "a"' + ' + "b"' * 520 + "  # noqa: E501\n" + blocking)
+    project.write("shared_line.py", "import time\nasync def g():\n    y = 1; x = (1" + "\n + 1" * 600 + "); z = 2\n    time.sleep(1)\n")
+    project.write("decorated.py", "import time\n@d(" + "1 + " * 600 + "1)\nasync def f():\n    time.sleep(1)\n" + blocking)
+    project.write("elif.py", "import time\nasync def g(a):\n    if a:\n        pass\n    elif " + "a + " * 600
+                  + "a:\n        time.sleep(1)\n    else:\n        pass\n    time.sleep(2)\n")
+    project.write("wide.py", "import time\n" + 'é = "é"' + ' + "é"' * 600 + "; é = 1\n" + blocking)
+    project.write("just_under.py", "import time\n" + 'x = "a"' + ' + "b"' * 490 + "\n" + blocking)
+    result = cli("--format", "json", "--no-cache", "--target-version", "3.10", ".", cwd=project.root)
+    assert "Traceback" not in result.err
+    assert _places(result) == [
+        ("chain.py", 2, 1, "ARV001"), ("chain.py", 5, 5, "ARV201"),
+        ("decorated.py", 2, 1, "ARV001"), ("decorated.py", 7, 5, "ARV201"),  # the whole decorated def is the statement
+        ("elif.py", 5, 5, "ARV001"), ("elif.py", 9, 5, "ARV201"),
+        ("just_under.py", 5, 5, "ARV201"),
+        ("shared_line.py", 3, 12, "ARV001"), ("shared_line.py", 604, 5, "ARV201"),
+        ("wide.py", 2, 1, "ARV001"), ("wide.py", 5, 5, "ARV201"),
+    ]
+    left_out = [f for f in result.json()["findings"] if f["code"] == "ARV001"]
+    assert all("left out, the rest of the file was analyzed" in f["message"] for f in left_out)
+    assert {f["path"]: f["snippet"][:9] for f in left_out}["chain.py"] == 'x = "a" +'
+
+
+# Each file is admitted by a rule (`async def`, `time`), so it is parsed; the position is Python's.
+SYNTAX_ERRORS = {
+    "py2_print.py": (b"import time\n\nasync def f():\n    print \"hello world\"\n",
+                     4, 5, "Missing parentheses in call to 'print'"),
+    "unclosed_at_eof.py": (b"import time\n\nasync def f():\n    time.sleep(1,\n", 4, 15, "'(' was never closed"),
+    "bad_indent.py": (b"import time\n\nasync def f():\n    x = 1\n      time.sleep(1)\n", 5, 7, "unexpected indent"),
+    "tabs.py": (b"import time\n\nasync def f():\n\tx = 1\n        time.sleep(1)\n", 5, 9, "inconsistent use of tabs and spaces"),
+    "crlf.py": (b"import time\r\n\r\nasync def f():\r\n    print \"hi there\"\r\n", 4, 5, "Missing parentheses"),
+    "bom.py": (b"\xef\xbb\xbfimport time\n\nasync def f():\n    print \"hi there\"\n", 4, 5, "Missing parentheses"),
+    "wide_chars.py": ("import time\n\nasync def f():\n    é = 'é' + )\n".encode(), 4, 15, "unmatched ')'"),
+}
+
+
+def test_syntax_errors_are_placed_where_python_places_them(cli, project):
+    for name, (data, _, _, _) in SYNTAX_ERRORS.items():
+        project.write(name, data)
+    result = cli("--format", "json", "--no-cache", "--target-version", "3.10", ".", cwd=project.root)
+    assert "Traceback" not in result.err
+    found = {f["path"]: f for f in result.json()["findings"]}
+    assert sorted(found) == sorted(SYNTAX_ERRORS)
+    for name, (data, line, column, words) in SYNTAX_ERRORS.items():
+        finding = found[name]
+        assert (finding["code"], finding["line"], finding["column"]) == ("ARV001", line, column), (name, finding)
+        assert words in finding["message"], (name, finding["message"])
+        assert " at " not in finding["message"]  # no second place in the message to disagree with the location
+        assert finding["snippet"] == data.decode("utf-8-sig").splitlines()[line - 1], name
+
+
+def test_a_syntax_error_only_libcst_reports_is_placed_where_its_message_says():
+    import libcst as cst
+
+    from asyncreview import engine
+
+    with pytest.raises(cst.ParserSyntaxError) as caught:
+        cst.parse_module("import time\n\nasync def f():\n    time.sleep(1,\n")
+    error = caught.value
+    problem = engine._syntax_problem(error, None, "")
+    assert "error at 5:0" in error.message and error.raw_column == 0  # LibCST's own account
+    assert (problem.line, problem.column) == (5, 1)
+    assert problem.message.startswith("syntax error: expected one of") and "5:0" not in problem.message
+
+
+def test_newer_syntax_than_this_python_knows_does_not_hide_the_real_syntax_error():
+    """An older Python stops at the newer syntax with a bare "invalid syntax"; LibCST knows that
+    syntax and finds the real mistake further on: LibCST's account wins then."""
+    import libcst as cst
+
+    from asyncreview import engine
+
+    text = "type Alias = int\n\nx = (1,\ny = 2 2\n"
+    with pytest.raises(cst.ParserSyntaxError) as caught:
+        cst.parse_module(text)
+    older_python = SyntaxError("invalid syntax", ("x.py", 1, 6, "type Alias = int\n", 1, 11))
+    assert engine._syntax_problem(caught.value, older_python, text).line > 1  # not the `type` statement
+    specific = engine._syntax_problem(caught.value, SyntaxError("'(' was never closed", ("x.py", 3, 5, "x = (1,\n", 3, 6)), text)
+    assert (specific.line, specific.column, specific.message) == (3, 5, "syntax error: '(' was never closed")
+    # A file that ends too early: LibCST stops past its last line, Python's place stands.
+    with pytest.raises(cst.ParserSyntaxError) as caught:
+        cst.parse_module("import time\n\ndef nap(:\n")
+    python = SyntaxError("invalid syntax", ("x.py", 3, 9, "def nap(:\n", 3, 10))
+    assert (engine._syntax_problem(caught.value, python, "import time\n\ndef nap(:\n").line) == 3

@@ -1,12 +1,16 @@
 """The run machinery: the pool survives a worker dying, the prefilter skips files, own source is clean."""
 
+import contextlib
 import faulthandler
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 
 from asyncreview import pipeline
 from asyncreview.config import Overrides
@@ -246,3 +250,84 @@ def test_the_pool_starts_on_the_first_files_read(monkeypatch):
         assert pool_when_asked == expected
         assert sorted(results) == list(range(12))
         assert all([f.code for f in result.findings] == ["ARV101"] for result in results.values())
+
+
+def _children(pid):
+    """The ids of the processes whose parent is `pid`, read from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _alive(pid):
+    """Running, as opposed to gone or a zombie nobody reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _cached_results(database):
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as db:
+            return db.execute("SELECT count(*) FROM entries").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_run_killed_with_sigkill_leaves_no_workers_and_keeps_what_it_finished(tmp_path, cli, cache_dir):
+    from conftest import SCRIPT
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    files = 160
+    for number in range(files):  # every file different: one cache entry each, ~7 KB of work each
+        helpers = "".join(f"def helper_{number}_{i}(a, b):\n    return [a + b * {i} for _ in range({i})]\n\n" for i in range(80))
+        (root / f"m{number:03}.py").write_text(f"import time\n\n{helpers}async def main():\n    time.sleep({number})\n")
+    environment = dict(os.environ, ASYNCREVIEW_CACHE_DIR=str(cache_dir), NO_COLOR="1")
+    database = cache_dir / "results-v2.sqlite"
+    workers = []
+    with subprocess.Popen([str(SCRIPT), "--jobs", "2", "--format", "json", "--target-version", "3.10", "."],
+                          cwd=root, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as run:
+        try:
+            for _ in range(30_000):  # until the first results are in the cache
+                assert run.poll() is None, "the run ended before any result was committed"
+                if _cached_results(database):
+                    workers = _children(run.pid)
+                    break
+                time.sleep(0.01)
+            assert workers, "no result was committed while the pool worked"
+            os.kill(run.pid, signal.SIGKILL)
+            run.wait()
+            for _ in range(1000):  # the workers notice their parent died
+                if not any(_alive(pid) for pid in workers):
+                    break
+                time.sleep(0.01)
+            assert not [pid for pid in workers if _alive(pid)]
+        finally:
+            if run.poll() is None:
+                run.kill()
+            for pid in workers:
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+    committed = _cached_results(database)
+    assert 0 < committed < files
+
+    rerun = cli("--format", "json", "--target-version", "3.10", ".", cwd=root, env={"ASYNCREVIEW_CACHE_DIR": str(cache_dir)})
+    assert rerun.json()["summary"]["cached"] == committed  # only the unfinished files were analyzed
+    assert rerun.json()["summary"]["files"] == files
+    found = sorted((f["path"], f["line"], f["code"]) for f in rerun.json()["findings"])
+    assert found == [(f"m{number:03}.py", 244, "ARV201") for number in range(files)]
