@@ -252,6 +252,20 @@ def _fails_before_return(chain: Chain, releases_in: Any) -> Optional[cst.CSTNode
     return None
 
 
+def _attribute_aliases(cls: _Class, attr: str) -> Set[str]:
+    """`self.attr` and, when `attr` is a property of the class returning `self.other` (a lock
+    created lazily), `self.other`: the same lock under two names."""
+    aliases = {f"self.{attr}"}
+    prop = cls.methods.get(attr)
+    if prop is not None:
+        for node, _ in _walk(prop.body):
+            if isinstance(node, cst.Return) and node.value is not None:
+                name = dotted_name(node.value)
+                if name is not None and name.startswith("self."):
+                    aliases.add(name)
+    return aliases
+
+
 def _mentions(node: cst.CSTNode, name: str) -> bool:
     return any(isinstance(n, cst.Name) and n.value == name for n, _ in _walk(node))
 
@@ -893,7 +907,7 @@ class Resources(Rule):
         """An acquire in `__aenter__` is the protocol when `__aexit__` releases the same attribute
         and nothing in `__aenter__` can fail after it unreleased."""
         receiver, exit_name = f"self.{attr}", exit_method.name.value
-        if self._exit_releases(cls, exit_method, attr, set()):
+        if self._exit_releases(cls, exit_method, _attribute_aliases(cls, attr), set()):
             if exposed is None:
                 return
             failing = cst.Module([]).code_for_node(exposed).strip().splitlines()[0]
@@ -913,13 +927,13 @@ class Resources(Rule):
             )
         self._report_at(call, statement, message, "ARV302")
 
-    def _exit_releases(self, cls: _Class, method: cst.FunctionDef, attr: str, seen: Set[str]) -> bool:
-        """Whether `method` releases `self.attr`, itself or through a method of the class it calls
-        (a call to a method the class does not define, or to `super()`, may: it is trusted)."""
+    def _exit_releases(self, cls: _Class, method: cst.FunctionDef, receivers: Set[str], seen: Set[str]) -> bool:
+        """Whether `method` releases one of `receivers` (`self._lock`), itself or through a method
+        of the class it calls (a call to a method the class does not define, or to `super()`,
+        may: it is trusted)."""
         seen.add(method.name.value)
-        receiver = f"self.{attr}"
         for node, _ in _walk(method.body):
-            if isinstance(node, cst.Attribute) and node.attr.value == "release" and dotted_name(node.value) == receiver:
+            if isinstance(node, cst.Attribute) and node.attr.value == "release" and dotted_name(node.value) in receivers:
                 return True
             if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
                 continue
@@ -931,7 +945,7 @@ class Resources(Rule):
             name = node.func.attr.value
             if name not in cls.methods:
                 return True
-            if name not in seen and self._exit_releases(cls, cls.methods[name], attr, seen):
+            if name not in seen and self._exit_releases(cls, cls.methods[name], receivers, seen):
                 return True
         return False
 
