@@ -272,12 +272,7 @@ def _mentions(node: cst.CSTNode, name: str) -> bool:
 
 def _spelled(func: cst.BaseExpression) -> str:
     """`asyncio.create_task`, `helpers.get_running_loop().create_task`: the callee as written."""
-    name = dotted_name(func)
-    if name is not None:
-        return name
-    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
-        return f"{_spelled(func.value.func)}().{func.attr.value}"
-    return "create_task"
+    return dotted_name(func) or " ".join(cst.Module([]).code_for_node(func).split())
 
 
 # -- per-scope facts ---------------------------------------------------------------------------
@@ -403,6 +398,8 @@ class Resources(Rule):
             if called is not None and called.rsplit(".", 1)[-1] in self.tables.loop_factories:
                 return True
             return self._loop_type(self.names.call_result_type(expr))  # type: ignore[arg-type]
+        if type(expr) is cst.BooleanOperation:  # `(loop or asyncio.get_event_loop())`
+            return self._is_loop(expr.left) or self._is_loop(expr.right)  # type: ignore[attr-defined]
         name = dotted_name(expr)
         if name is None:
             return False
