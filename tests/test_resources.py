@@ -256,7 +256,6 @@ def test_noqa_on_the_assignment_line_suppresses_the_finding(cli, project):
 
 
 def test_project_code_is_clean(cli):
-
     repo = Path(__file__).resolve().parent.parent
     result = cli("--select", "ARV3", "--no-cache", repo / "asyncreview", cwd=repo)
     assert result.code == 0, result.out
