@@ -9,6 +9,7 @@ function's already-parsed subtree once."""
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -371,20 +372,24 @@ class Resources(Rule):
         or `create_task` on something that is an event loop."""
         if self._callee(func) in self.tables.spawners:
             return True
-        return (
-            isinstance(func, cst.Attribute) and func.attr.value in self.tables.loop_methods and self._is_loop(func.value)
-        )
+        if not isinstance(func, cst.Attribute) or func.attr.value not in self.tables.loop_methods:
+            return False
+        return self._is_loop(func.value)
 
     def _loop_type(self, type_name: Optional[str]) -> bool:
-        return bool(type_name) and type_name.rsplit(".", 1)[-1].lower().endswith(self.tables.loop_suffixes)  # type: ignore[union-attr]
+        if not type_name:
+            return False
+        return type_name.rsplit(".", 1)[-1].lower().endswith(self.tables.loop_suffixes)
 
     def _names_a_loop_type(self, annotation: cst.BaseExpression) -> bool:
         """`asyncio.AbstractEventLoop`, `Optional[AbstractEventLoop]`, `"uvloop.Loop | None"`..."""
         for node, _ in _walk(annotation):
-            if isinstance(node, (cst.Name, cst.Attribute)) and self._loop_type(self.names.qualify(node) or dotted_name(node)):
-                return True
-            if isinstance(node, cst.SimpleString) and self._loop_type(node.evaluated_value.split("|")[0].strip() if isinstance(node.evaluated_value, str) else None):
-                return True
+            if isinstance(node, (cst.Name, cst.Attribute)):
+                if self._loop_type(self.names.qualify(node) or dotted_name(node)):
+                    return True
+            elif isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str):
+                if any(self._loop_type(word) for word in re.findall(r"[\w.]+", node.evaluated_value)):
+                    return True
         return False
 
     def _is_loop(self, expr: Optional[cst.BaseExpression]) -> bool:
@@ -489,13 +494,12 @@ class Resources(Rule):
             if call.func.value in self.module_functions:
                 factory = call.func.value
         value_type = self.names.call_result_type(call) if call is not None else None
-        holds_loop = self._is_loop(value)
+        names = [target.value for target in targets if isinstance(target, cst.Name)]
+        if names:
+            holds_loop = self._is_loop(value)
+            for name in names:
+                (func.loops.add if holds_loop else func.loops.discard)(name)
         for target in targets:
-            if isinstance(target, cst.Name):
-                if holds_loop:
-                    func.loops.add(target.value)
-                else:
-                    func.loops.discard(target.value)
             if isinstance(target, cst.Name) and (found or factory):
                 ctor, entry = found if found else (factory or "", None)
                 func.resources.append(_Resource(target.value, small, call, ctor, entry, factory))
@@ -930,8 +934,9 @@ class Resources(Rule):
         may: it is trusted)."""
         seen.add(method.name.value)
         for node, _ in _walk(method.body):
-            if isinstance(node, cst.Attribute) and node.attr.value == "release" and dotted_name(node.value) in receivers:
-                return True
+            if isinstance(node, cst.Attribute) and node.attr.value == "release":
+                if dotted_name(node.value) in receivers:
+                    return True
             if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
                 continue
             owner = node.func.value
