@@ -2,6 +2,7 @@
 extensions through the real CLI, messages that show the matching fix, suppressions, and odd input."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -255,8 +256,185 @@ def test_noqa_on_the_assignment_line_suppresses_the_finding(cli, project):
 
 
 def test_project_code_is_clean(cli):
-    from pathlib import Path
-
     repo = Path(__file__).resolve().parent.parent
     result = cli("--select", "ARV3", "--no-cache", repo / "asyncreview", cwd=repo)
     assert result.code == 0, result.out
+
+
+LOOPS = load_table("resources", "locks")["loops"]
+HANDOVERS = load_table("resources", "locks")["handovers"]
+
+
+@pytest.mark.parametrize("factory", sorted(LOOPS["factories"]))
+def test_a_loop_factory_from_any_module_is_a_loop(factory):
+    source = f"""
+    from . import helpers
+
+    def schedule(job):
+        helpers.{factory}().create_task(job())
+        current = helpers.{factory}()
+        current.create_task(job())
+        kept = current.create_task(job())
+        return kept
+    """
+    found = findings_for(textwrap.dedent(source), RULES)
+    assert [(f.line, f.code) for f in found] == [(5, "ARV305"), (7, "ARV305")]
+    assert f"`helpers.{factory}().create_task(...)`" in found[0].message
+
+
+@pytest.mark.parametrize("receiver", ["loop", "self.loop", "self._loop", "client.loop", "self.hass.loop", "event_loop", "ioloop"])
+def test_a_receiver_named_like_a_loop_is_a_loop_and_other_receivers_are_not(receiver):
+    header = "def schedule(self, client, loop, event_loop, ioloop, group, job):\n"
+    assert codes(f"{header}    {receiver}.create_task(job())\n") == [(2, "ARV305")]
+    group = receiver.replace("ioloop", "group").replace("loop", "group")
+    assert codes(f"{header}    {group}.create_task(job())\n") == []
+
+
+def test_an_annotated_loop_parameter_is_a_loop_under_any_name_and_a_known_non_loop_local_is_not():
+    source = """
+    import asyncio
+    from typing import Optional
+    from scheduling import Scheduler
+
+    def start(job, ev: asyncio.AbstractEventLoop, maybe: Optional[asyncio.AbstractEventLoop], named: "asyncio.AbstractEventLoop", tg: asyncio.TaskGroup):
+        ev.create_task(job())
+        maybe.create_task(job())
+        named.create_task(job())
+        tg.create_task(job())
+        loop = Scheduler()
+        loop.create_task(job())
+        maybe = Scheduler()
+        maybe.create_task(job())
+    """
+    assert codes(source) == [(7, "ARV305"), (8, "ARV305"), (9, "ARV305")]
+
+
+def test_a_file_that_only_starts_tasks_on_a_loop_attribute_is_not_skipped_by_the_prefilter():
+    # no `asyncio` anywhere: only the loop's own spelling admits the file
+    source = "class Event:\n    def deliver(self, client):\n        client.loop.create_task(self.answer())\n"
+    assert codes(source) == [(3, "ARV305")]
+
+
+@pytest.mark.parametrize("handover", sorted(HANDOVERS["names"]))
+def test_a_lock_handed_to_a_function_that_releases_it_is_clean_and_to_one_that_does_not_is_flagged(handover):
+    template = """
+    import threading
+
+    GATE = threading.Lock()
+
+    def deliver(item):
+        try:
+            item.send()
+        finally:
+            {release}
+
+    def dispatch(runner, item):
+        GATE.acquire()
+        runner.{handover}(deliver, item)
+        runner.{handover}(target=deliver)
+    """
+    clean = textwrap.dedent(template.format(release="GATE.release()", handover=handover))
+    flagged = textwrap.dedent(template.format(release="print(item)", handover=handover))
+    assert codes(clean) == []
+    assert codes(flagged) == [(13, "ARV302")]
+
+
+@pytest.mark.parametrize("wrapped", ["functools.partial(self._work, job)", "self._work(job)", "self._work"])
+def test_a_lock_handed_to_a_method_through_a_wrapper_or_a_call_is_clean(wrapped):
+    source = f"""
+    import asyncio
+    import functools
+
+    WRITE_LOCK = asyncio.Lock()
+
+    class Worker:
+        async def _work(self, job):
+            try:
+                await job()
+            finally:
+                WRITE_LOCK.release()
+
+        async def submit(self, loop, job):
+            await WRITE_LOCK.acquire()
+            loop.call_soon({wrapped})
+    """
+    assert codes(source) == []
+    assert codes(source.replace("WRITE_LOCK.release()", "job.cancel()")) == [(15, "ARV302")]
+
+
+@pytest.mark.parametrize("protocol", [("__aenter__", "__aexit__", "async "), ("__enter__", "__exit__", "")])
+def test_the_protocol_pairs_acquire_with_the_same_attribute_released_in_the_exit_method(protocol):
+    enter, exit_, is_async = protocol
+    awaiting = "await " if is_async else ""
+    source = f"""
+    import threading
+
+    class Guard:
+        def __init__(self):
+            self._lock = threading.Lock()
+            self._other_lock = threading.Lock()
+
+        {is_async}def {enter}(self):
+            {awaiting}self._lock.acquire()
+            return self
+
+        {is_async}def {exit_}(self, *exc):
+            self._finish()
+
+        def _finish(self):
+            self._lock.release()
+    """
+    assert codes(source) == []
+    wrong_attribute = source.replace("            self._lock.release()", "            self._other_lock.release()")
+    [finding] = findings_for(textwrap.dedent(wrong_attribute), RULES)
+    assert (finding.line, finding.code) == (10, "ARV302")
+    assert f"never released by `{exit_}`" in finding.message and "`self._lock`" in finding.message
+
+
+def test_what_can_fail_in_aenter_after_the_acquire_is_named():
+    source = """
+    import asyncio
+
+    class Connection:
+        def __init__(self):
+            self._lock = asyncio.Lock()
+
+        async def __aenter__(self):
+            await self._lock.acquire()
+            self.conn = await self._open(
+                timeout=5,
+            )
+            return self
+
+        async def __aexit__(self, *exc):
+            self._lock.release()
+    """
+    [finding] = findings_for(textwrap.dedent(source), RULES)
+    assert (finding.line, finding.code) == (9, "ARV302")
+    assert "`self.conn = await self._open(`" in finding.message
+    assert "except BaseException: self._lock.release(); raise" in finding.message
+
+
+def test_noqa_on_an_acquire_judged_with_its_class_suppresses_it(cli, project):
+    source = """
+        import asyncio
+
+        class Held:
+            def __init__(self):
+                self._lock = asyncio.Lock()
+
+            async def __aenter__(self):
+                await self._lock.acquire()  # noqa: ARV302
+                return self
+
+            async def __aexit__(self, *exc):
+                pass
+
+            def unlock(self):
+                self._lock.release()
+        """
+    project.write("suppressed.py", source)
+    project.write("reported.py", source.replace("  # noqa: ARV302", ""))
+    result = cli("--select", "ARV3", "--format", "json", "--no-cache", project.root, cwd=project.root)
+    found = [(Path(f["path"]).name, f["line"], f["code"]) for f in result.json()["findings"]]
+    assert found == [("reported.py", 8, "ARV302")]

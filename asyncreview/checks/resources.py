@@ -9,6 +9,7 @@ function's already-parsed subtree once."""
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -16,13 +17,14 @@ import libcst as cst
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name, mention_pairs
-from asyncreview.rule import Paired, Prefilter, Rule, Words
+from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Substrings, Words
 from asyncreview.tree import inner_children
 
 Entry = Dict[str, Any]
 Chain = Tuple[cst.CSTNode, ...]
 
 _ENTER_METHODS = {"__enter__", "__aenter__"}
+_EXIT_OF = {"__enter__": "__exit__", "__aenter__": "__aexit__"}
 _PROTOCOL = ("__enter__", "__exit__", "__aenter__", "__aexit__")
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _LEAVES = (cst.Call, cst.Await, cst.Return, cst.Raise, cst.Yield, cst.Break, cst.Continue)
@@ -79,6 +81,11 @@ class _Tables:
         self.counting: Set[str] = {name for name, entry in locks["locks"].items() if entry.get("counting")}
         self.counting_suffixes: Tuple[str, ...] = tuple(s.lower() for s in locks["names"]["counting-suffixes"])
         self.spawners: Set[str] = set(locks["spawners"]["names"])
+        self.loop_methods: Set[str] = set(locks["loops"]["methods"])
+        self.loop_suffixes: Tuple[str, ...] = tuple(s.lower() for s in locks["loops"]["suffixes"])
+        self.loop_factories: Set[str] = set(locks["loops"]["factories"])
+        self.handovers: Set[str] = set(locks["handovers"]["names"])
+        self.wrappers: Set[str] = set(locks["handovers"]["wrappers"])
 
 
 @functools.lru_cache(maxsize=32)
@@ -202,8 +209,71 @@ def _hands_over(root: cst.CSTNode, receiver: str) -> bool:
     return False
 
 
+def _last_name(func: cst.BaseExpression) -> Optional[str]:
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return func.value if isinstance(func, cst.Name) else None
+
+
+def _can_raise(node: cst.CSTNode) -> bool:
+    return any(isinstance(n, (cst.Call, cst.Await, cst.Raise)) for n, _ in _walk(node))
+
+
+def _try_releases(node: cst.Try, releases_in: Any) -> bool:
+    return any(releases_in(handler.body) for handler in node.handlers) or (
+        node.finalbody is not None and releases_in(node.finalbody)
+    )
+
+
+def _fails_before_return(chain: Chain, releases_in: Any) -> Optional[cst.CSTNode]:
+    """In `__aenter__`/`__enter__`, after the acquire at the end of `chain`: the first statement
+    that can raise while nothing would release (None when there is none). `async with` runs
+    `__aexit__` only once `__aenter__` has returned, so a failure there leaves the lock held."""
+    statement, index = _statement_of(chain)
+    if statement is None:
+        return None
+    for position in range(index - 1, -1, -1):
+        node = chain[position]
+        if isinstance(node, cst.Try) and chain[position + 1] is node.body and _try_releases(node, releases_in):
+            return None
+    negated = isinstance(statement, cst.If) and isinstance(statement.test, cst.UnaryOperation)
+    if isinstance(statement, (cst.If, cst.While)) and any(node is statement.test for node in chain) and not negated:
+        candidates: Iterator[cst.CSTNode] = iter(getattr(statement.body, "body", []))  # held in the body
+    else:
+        candidates = _following(chain, index)  # `if not await lock.acquire(): raise ...` holds after the if
+    for item in candidates:
+        if isinstance(item, cst.Try) and _try_releases(item, releases_in):
+            continue
+        if isinstance(item, cst.SimpleStatementLine) and releases_in(item):
+            return None
+        if isinstance(item, cst.If) and item.orelse is None and not _can_raise(item.test) and releases_in(item.body):
+            continue  # `if self._closed: self._lock.release(); raise ...`
+        if _can_raise(item):
+            return item
+    return None
+
+
+def _attribute_aliases(cls: _Class, attr: str) -> Set[str]:
+    """`self.attr` and, when `attr` is a property of the class returning `self.other` (a lock
+    created lazily), `self.other`: the same lock under two names."""
+    aliases = {f"self.{attr}"}
+    prop = cls.methods.get(attr)
+    if prop is not None:
+        for node, _ in _walk(prop.body):
+            if isinstance(node, cst.Return) and node.value is not None:
+                name = dotted_name(node.value)
+                if name is not None and name.startswith("self."):
+                    aliases.add(name)
+    return aliases
+
+
 def _mentions(node: cst.CSTNode, name: str) -> bool:
     return any(isinstance(n, cst.Name) and n.value == name for n, _ in _walk(node))
+
+
+def _spelled(func: cst.BaseExpression) -> str:
+    """`asyncio.create_task`, `helpers.get_running_loop().create_task`: the callee as written."""
+    return dotted_name(func) or " ".join(cst.Module([]).code_for_node(func).split())
 
 
 # -- per-scope facts ---------------------------------------------------------------------------
@@ -214,7 +284,9 @@ class _Class:
         self.owned: Dict[str, Tuple[str, Entry]] = {}  # self attribute -> (constructor, entry)
         self.types: Dict[str, str] = {}  # self attribute -> qualified type
         self.releases: Dict[str, Set[str]] = {}  # self attribute -> methods calling its release()
-        self.acquires: List[Tuple[str, str, cst.Call, bool, cst.CSTNode, bool]] = []
+        # (method, attribute, call, awaited, statement, released in the method, what can fail
+        # after it in __aenter__/__enter__ before the exit method takes over)
+        self.acquires: List[Tuple[str, str, cst.Call, bool, cst.CSTNode, bool, Optional[cst.CSTNode]]] = []
 
 
 class _Resource:
@@ -238,6 +310,7 @@ class _Function:
         self.acquires: List[Tuple[cst.Call, str, Optional[str], bool]] = []
         self.returned_factories: List[str] = []
         self.returned_names: Set[str] = set()
+        self.loops: Set[str] = set()  # parameters and locals known to hold an event loop
 
 
 class _Uses:
@@ -258,15 +331,21 @@ class Resources(Rule):
     @classmethod
     def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
         # A constructor or spawner named through the imports (`session` alone is any variable;
-        # with `requests` it may be requests.session), or a lock's acquire.
+        # with `requests` it may be requests.session), a lock's acquire, or a loop's create_task
+        # (every way a loop is recognized spells `loop`: names, factories, annotations).
         tables = _tables(settings)
-        return Paired(mention_pairs([*tables.constructors, *tables.spawners])), Words("acquire")
+        return (
+            Paired(mention_pairs([*tables.constructors, *tables.spawners])),
+            Words("acquire"),
+            AllOf(Words(*tables.loop_methods), Substrings(*tables.loop_suffixes)),
+        )
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.tables = _tables(context.settings)
         self.scopes: List[Any] = []
         self.module_functions: Set[str] = set()
+        self.module_defs: Dict[str, cst.FunctionDef] = {}
         self.factories: Dict[str, Tuple[str, Entry]] = {}
         self.factory_calls: Dict[str, List[str]] = {}
         self.pending: List[Tuple[_Resource, _Uses, Chain]] = []
@@ -287,6 +366,56 @@ class Resources(Rule):
             return name, self.tables.constructors[name]
         return None
 
+    # -- event loops (ARV305) ---------------------------------------------------------------------
+    def _spawns(self, func: cst.BaseExpression) -> bool:
+        """A call that starts a weakly held task: a spawner of the table (`asyncio.create_task`),
+        or `create_task` on something that is an event loop."""
+        if self._callee(func) in self.tables.spawners:
+            return True
+        if not isinstance(func, cst.Attribute) or func.attr.value not in self.tables.loop_methods:
+            return False
+        return self._is_loop(func.value)
+
+    def _loop_type(self, type_name: Optional[str]) -> bool:
+        if not type_name:
+            return False
+        return type_name.rsplit(".", 1)[-1].lower().endswith(self.tables.loop_suffixes)
+
+    def _names_a_loop_type(self, annotation: cst.BaseExpression) -> bool:
+        """`asyncio.AbstractEventLoop`, `Optional[AbstractEventLoop]`, `"uvloop.Loop | None"`..."""
+        for node, _ in _walk(annotation):
+            if isinstance(node, (cst.Name, cst.Attribute)):
+                if self._loop_type(self.names.qualify(node) or dotted_name(node)):
+                    return True
+            elif isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str):
+                if any(self._loop_type(word) for word in re.findall(r"[\w.]+", node.evaluated_value)):
+                    return True
+        return False
+
+    def _is_loop(self, expr: Optional[cst.BaseExpression]) -> bool:
+        """Whether `expr` holds an event loop, told without types (rules/resources/locks.toml
+        [loops]): a call of a loop factory from any module, a name or attribute called like a
+        loop, a parameter or local known to hold one; a local of another known type is not."""
+        if expr is None:
+            return False
+        if type(expr) is cst.Call:
+            called = dotted_name(expr.func)  # type: ignore[attr-defined]
+            if called is not None and called.rsplit(".", 1)[-1] in self.tables.loop_factories:
+                return True
+            return self._loop_type(self.names.call_result_type(expr))  # type: ignore[arg-type]
+        if type(expr) is cst.BooleanOperation:  # `(loop or asyncio.get_event_loop())`
+            return self._is_loop(expr.left) or self._is_loop(expr.right)  # type: ignore[attr-defined]
+        name = dotted_name(expr)
+        if name is None:
+            return False
+        if "." not in name:
+            if any(name in scope.loops for scope in self.scopes if isinstance(scope, _Function)):
+                return True
+            known = self.names.local_type(name)
+            if known is not None:
+                return self._loop_type(known)
+        return self._loop_type(name)
+
     def _function(self) -> Optional[_Function]:
         return self.scopes[-1] if self.scopes and isinstance(self.scopes[-1], _Function) else None
 
@@ -302,7 +431,8 @@ class Resources(Rule):
 
     # -- scopes ---------------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
-        self.module_functions = {s.name.value for s in node.body if isinstance(s, cst.FunctionDef)}
+        self.module_defs = {s.name.value: s for s in node.body if isinstance(s, cst.FunctionDef)}
+        self.module_functions = set(self.module_defs)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.scopes.append(_Class(node))
@@ -315,7 +445,12 @@ class Resources(Rule):
         owner = self.scopes[-1] if self.scopes and isinstance(self.scopes[-1], _Class) else None
         if owner is not None:
             owner.methods[node.name.value] = node
-        self.scopes.append(_Function(node, owner, top=not self.scopes))
+        facts = _Function(node, owner, top=not self.scopes)
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.annotation is not None and self._names_a_loop_type(param.annotation.annotation):
+                facts.loops.add(param.name.value)
+        self.scopes.append(facts)
 
     def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
         facts = self.scopes.pop()
@@ -359,6 +494,11 @@ class Resources(Rule):
             if call.func.value in self.module_functions:
                 factory = call.func.value
         value_type = self.names.call_result_type(call) if call is not None else None
+        names = [target.value for target in targets if isinstance(target, cst.Name)]
+        if names:
+            holds_loop = self._is_loop(value)
+            for name in names:
+                (func.loops.add if holds_loop else func.loops.discard)(name)
         for target in targets:
             if isinstance(target, cst.Name) and (found or factory):
                 ctor, entry = found if found else (factory or "", None)
@@ -411,10 +551,10 @@ class Resources(Rule):
                 code="ARV301",
             )
             return
-        if node.value is call and self._function() is not None and self._callee(call.func) in self.tables.spawners:
+        if node.value is call and self._function() is not None and self._spawns(call.func):
             self.report(
                 node,
-                f"the task from `{dotted_name(call.func) or 'create_task'}(...)` is dropped: the event loop keeps "
+                f"the task from `{_spelled(call.func)}(...)` is dropped: the event loop keeps "
                 "only a weak reference, so it can be garbage-collected before it finishes and its exception "
                 "is never seen. Keep a reference (`task = ...`, a set of running tasks with "
                 "`task.add_done_callback(tasks.discard)`) or use `asyncio.TaskGroup`.",
@@ -593,6 +733,8 @@ class Resources(Rule):
         releases = _calls_method(func.node.body, receiver, {"release"})
         if any(any(isinstance(p, _NESTED) for p in parents) for _, parents in releases):
             return  # released by a callback (`task.add_done_callback(lambda _: sem.release())`)
+        if self._released_after_handover(func, receiver):
+            return  # the slot goes with a task or a callback that releases it
         if _hands_over(func.node.body, receiver):
             return  # passed on or returned: whoever gets it releases it (`return pidlock`)
         # Only a release after the acquire pairs with it; one before it (a semaphore resized in
@@ -613,13 +755,56 @@ class Resources(Rule):
         if head == "self" and "." not in attr and func.owner is not None:
             # The class knows the attribute's type, and whether another method releases it
             # (`__aenter__` acquires, `__aexit__` releases): it decides.
-            func.owner.acquires.append((func.node.name.value, attr, call, awaited, statement, bool(releases)))
+            method = func.node.name.value
+            exposed = _fails_before_return(chain, releases_in) if method in _EXIT_OF else None
+            func.owner.acquires.append((method, attr, call, awaited, statement, bool(releases), exposed))
             return
         if lock_type is None and not self._looks_like_lock(receiver):
             return
         if not releases and self._counting(receiver, lock_type):
             return  # a semaphore acquired here and released by another task: signalling
         self._report_acquire(call, receiver, awaited, statement, released=bool(releases))
+
+    def _released_after_handover(self, func: _Function, receiver: str) -> bool:
+        """Whether the lock goes, still held, to code that runs later and releases it: its bound
+        `release` passed uncalled (`add_done_callback(functools.partial(sem.release))`,
+        `call_soon(lock.release)`), or a same-file function or method handed to a hand-over call
+        (`create_task(worker())`, `add_done_callback(self._done)`) whose body releases it."""
+        for node, parents in _walk(func.node.body):
+            if (
+                isinstance(node, cst.Attribute)
+                and node.attr.value == "release"
+                and dotted_name(node.value) == receiver
+                and not (parents and isinstance(parents[-1], cst.Call) and parents[-1].func is node)
+            ):
+                return True
+            if isinstance(node, cst.Call) and _last_name(node.func) in self.tables.handovers:
+                for arg in node.args:
+                    target = self._function_run_by(arg.value, func)
+                    if target is not None and _calls_method(target.body, receiver, {"release"}):
+                        return True
+        return False
+
+    def _function_run_by(self, value: cst.BaseExpression, func: _Function) -> Optional[cst.FunctionDef]:
+        """The same-file function `worker()`, `worker`, `self._worker` or `partial(worker, ...)`
+        runs, if known."""
+        while isinstance(value, cst.Call):
+            if _last_name(value.func) in self.tables.wrappers and value.args:
+                value = value.args[0].value
+            else:
+                value = value.func
+        if isinstance(value, cst.Name):
+            return self.module_defs.get(value.value)
+        if (
+            isinstance(value, cst.Attribute)
+            and isinstance(value.value, cst.Name)
+            and value.value.value == "self"
+            and func.owner is not None
+        ):
+            for statement in getattr(func.owner.node.body, "body", ()):
+                if isinstance(statement, cst.FunctionDef) and statement.name.value == value.attr.value:
+                    return statement
+        return None
 
     def _counting(self, receiver: str, lock_type: Optional[str]) -> bool:
         if lock_type is not None:
@@ -659,11 +844,15 @@ class Resources(Rule):
             external = external or any(k.keyword.value == "metaclass" for k in node.keywords)
         self.classes[node.name.value] = (protocol, closes, external)
 
-        for method, attr, call, awaited, statement, released in cls.acquires:
-            if not released and any(m != method for m in cls.releases.get(attr, ())):
-                continue
+        for method, attr, call, awaited, statement, released, exposed in cls.acquires:
             lock_type = cls.types.get(attr)
             if lock_type not in self.tables.locks and not self._looks_like_lock(attr):
+                continue
+            exit_method = cls.methods.get(_EXIT_OF.get(method, ""))
+            if exit_method is not None:
+                self._judge_enter_acquire(cls, method, exit_method, attr, call, statement, exposed, lock_type)
+                continue
+            if not released and any(m != method for m in cls.releases.get(attr, ())):
                 continue
             if not released and self._counting(attr, lock_type):
                 continue
@@ -711,6 +900,56 @@ class Resources(Rule):
                 f"after `async with`. Add `await {close}` to `__aexit__`.",
                 "ARV304",
             )
+
+    def _judge_enter_acquire(
+        self, cls: _Class, method: str, exit_method: cst.FunctionDef, attr: str, call: cst.Call,
+        statement: cst.CSTNode, exposed: Optional[cst.CSTNode], lock_type: Optional[str],
+    ) -> None:
+        """An acquire in `__aenter__` is the protocol when `__aexit__` releases the same attribute
+        and nothing in `__aenter__` can fail after it unreleased."""
+        receiver, exit_name = f"self.{attr}", exit_method.name.value
+        if self._exit_releases(cls, exit_method, _attribute_aliases(cls, attr), set()):
+            if exposed is None:
+                return
+            failing = cst.Module([]).code_for_node(exposed).strip().splitlines()[0]
+            message = (
+                f"`{receiver}.acquire()` in `{method}` stays held when `{method}` fails after it: `{exit_name}` "
+                f"runs only once `{method}` has returned, so an exception or cancellation in `{failing}` leaves "
+                f"it held and every later acquire waits forever. Release it in `except BaseException: "
+                f"{receiver}.release(); raise` around the rest of `{method}`."
+            )
+        else:
+            if not cls.releases.get(attr) and self._counting(attr, lock_type):
+                return  # a semaphore nothing in the class releases: a signal, not a lock
+            message = (
+                f"`{receiver}.acquire()` in `{method}` is never released by `{exit_name}` (nor by a method it "
+                f"calls), so leaving the `{'async with' if method == '__aenter__' else 'with'}` block leaves it "
+                f"held and every later acquire waits forever. Release `{receiver}` in `{exit_name}`."
+            )
+        self._report_at(call, statement, message, "ARV302")
+
+    def _exit_releases(self, cls: _Class, method: cst.FunctionDef, receivers: Set[str], seen: Set[str]) -> bool:
+        """Whether `method` releases one of `receivers` (`self._lock`), itself or through a method
+        of the class it calls (a call to a method the class does not define, or to `super()`,
+        may: it is trusted)."""
+        seen.add(method.name.value)
+        for node, _ in _walk(method.body):
+            if isinstance(node, cst.Attribute) and node.attr.value == "release":
+                if dotted_name(node.value) in receivers:
+                    return True
+            if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+                continue
+            owner = node.func.value
+            if isinstance(owner, cst.Call) and dotted_name(owner.func) == "super":
+                return True
+            if dotted_name(owner) != "self":
+                continue
+            name = node.func.attr.value
+            if name not in cls.methods:
+                return True
+            if name not in seen and self._exit_releases(cls, cls.methods[name], receivers, seen):
+                return True
+        return False
 
     def _closes_attr(self, cls: _Class, method: cst.FunctionDef, attr: str, entry: Entry, seen: Set[str]) -> str:
         """"awaited", "not-awaited" or "missing": what `method` (and the methods it awaits) does
