@@ -4,12 +4,12 @@ configured excludes, VCS folders, virtual environments and build output."""
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-if TYPE_CHECKING:
-    import pathspec
+from asyncreview.wildmatch import Patterns
 
 DEFAULT_EXCLUDES = [
     ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache",
@@ -18,6 +18,14 @@ DEFAULT_EXCLUDES = [
     "site-packages", "venv",
 ]
 SUFFIXES = (".py", ".pyi")
+# What a name that looks like a Python file may be instead; such files are reported, never opened
+# (reading a FIFO blocks, opening a device may act on it).
+NOT_REGULAR = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 
 @dataclass
@@ -30,19 +38,16 @@ class Skipped:
 class Discovery:
     files: List[Path] = field(default_factory=list)
     problems: List[Skipped] = field(default_factory=list)
-
-
-def _spec(lines: List[str]) -> pathspec.PathSpec:
-    import pathspec  # ~12 ms; a run with no exclude pattern and no .gitignore never needs it
-
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    warnings: Dict[str, None] = field(default_factory=dict)  # ordered, each once
 
 
 class _Ignores:
-    """Gitignore files met on the way down, each anchored at its own folder."""
+    """Gitignore files met on the way down, each anchored at its own folder. A line git cannot
+    use (`!` alone, a lone `\\`, an unclosed `[`) is skipped with a warning; git skips it silently."""
 
-    def __init__(self) -> None:
-        self.stack: List[Tuple[Path, pathspec.PathSpec]] = []
+    def __init__(self, warnings: Dict[str, None]) -> None:
+        self.stack: List[Tuple[Path, Patterns]] = []
+        self.warnings = warnings
 
     def load(self, folder: Path) -> bool:
         ignore_file = folder / ".gitignore"
@@ -50,7 +55,11 @@ class _Ignores:
             lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return False
-        self.stack.append((folder, _spec(lines)))
+
+        def warn(number: int, line: str, error: Exception) -> None:
+            self.warnings[f"{display_path(ignore_file)}:{number}: pattern {line!r} ignored: it {error}"] = None
+
+        self.stack.append((folder, Patterns.from_lines(lines, on_error=warn)))
         return True
 
     def matches(self, path: Path, is_dir: bool) -> bool:
@@ -78,19 +87,34 @@ def discover(
         if not root.exists() and not root.is_symlink():
             result.problems.append(Skipped(str(root), "no such file or directory"))
             continue
-        if root.is_file() or (root.is_symlink() and not root.is_dir()):
+        if not root.is_dir():
             excluded = excluder_for(root.parent)
             if force_exclude and excluded(root, False):
                 continue
+            kind = _not_regular(root)
+            if kind:
+                result.problems.append(Skipped(str(root), f"not a regular file: {kind}"))
+                continue
             _add(result, seen, root, folders)
             continue
-        ignores = _Ignores()
+        ignores = _Ignores(result.warnings)
         if respect_gitignore:
             for parent in _repository_ancestors(root.resolve()):
                 ignores.load(parent)
         for path, link in _walk(root, ignores, excluder_for, respect_gitignore, result):
             _add(result, seen, path, folders, link)
     return result
+
+
+def _not_regular(path: Path) -> Optional[str]:
+    """What `path` (or what it links to) is, when it exists and is neither a file nor a folder."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, RuntimeError):
+        return None  # missing or a broken link: reading it says so
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
 
 
 def _repository_ancestors(folder: Path) -> List[Path]:
@@ -145,7 +169,7 @@ def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Tu
             except OSError:
                 continue
             link = entry.is_symlink()
-            if link and not is_file:
+            if link and not is_file and not entry.name.endswith(SUFFIXES):
                 continue  # symlinked folders are not followed: no loops, no escaping the tree
             if is_dir:
                 if entry.name in DEFAULT_EXCLUDES or (path / "pyvenv.cfg").exists():
@@ -153,10 +177,16 @@ def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Tu
                 if excluded(path, True) or (respect_gitignore and ignores.matches(path, True)):
                     continue
                 subfolders.append((path, level))
-            elif is_file and entry.name.endswith(SUFFIXES):
+            elif entry.name.endswith(SUFFIXES):
                 if excluded(path, False) or (respect_gitignore and ignores.matches(path, False)):
                     continue
-                yield path, link
+                if is_file:
+                    yield path, link
+                    continue
+                kind = _not_regular(path)
+                if kind:
+                    result.problems.append(Skipped(str(path), f"not a regular file: {kind}"))
+                # else a folder linked under a Python name, or a broken link (an editor's lock)
         stack.extend(reversed(subfolders))
 
 
@@ -165,7 +195,7 @@ def make_excluder(base: Path, patterns: List[str]) -> Callable[[Path, bool], boo
     Folders are resolved once each (not every file: resolving is a system call per component)."""
     if not patterns:
         return _nothing_excluded
-    spec = _spec(patterns)
+    spec = Patterns.from_lines(patterns)
     anchor = base.resolve()
     folders: Dict[Path, Optional[str]] = {}
 
@@ -197,10 +227,10 @@ def display_path(path: Path, cwd: Optional[Path] = None) -> str:
         return path.as_posix()
 
 
-GLOB_CACHE: Dict[Tuple[str, ...], pathspec.PathSpec] = {}
+GLOB_CACHE: Dict[Tuple[str, ...], Patterns] = {}
 
 
-def glob_spec(patterns: Tuple[str, ...]) -> pathspec.PathSpec:
+def glob_spec(patterns: Tuple[str, ...]) -> Patterns:
     if patterns not in GLOB_CACHE:
-        GLOB_CACHE[patterns] = _spec(list(patterns))
+        GLOB_CACHE[patterns] = Patterns.from_lines(patterns)
     return GLOB_CACHE[patterns]

@@ -373,7 +373,7 @@ def run(options: RunOptions) -> RunResult:
     )
     rules = plugins.all_rules()
     rules_id = _rules_id(rules)
-    notices: List[str] = []
+    notices: List[str] = list(found.warnings)
     findings: List[Finding] = []
     for problem in found.problems:
         findings.append(_with_path(diagnostic("ARV002", problem.reason), problem.path))
