@@ -261,7 +261,7 @@ def read_pyproject(path: Path, rule_options: Mapping[str, OptionValidator]) -> F
             document = tomllib.load(handle)
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-    except tomllib.TOMLDecodeError as error:
+    except ValueError as error:  # TOMLDecodeError, or an integer of more than 4300 digits
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
     section = document.get("tool", {}).get("asyncreview", {})
     if not isinstance(section, dict):

@@ -10,7 +10,7 @@ dropped (git's again)."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 STAR = None  # in a unit list: any run of items, possibly empty
 
@@ -113,7 +113,7 @@ def _tokens(segment: str) -> List:
 def _segment_test(segment: str) -> Callable[[str], bool]:
     """A test of one path component against one segment, as cheap as the segment allows."""
     if segment == "*":
-        return bool  # pathspec's `[^/]+`: any component but the empty one a folder's "/" ends in
+        return _nonempty  # any component but the empty one after a folder's "/"
     tokens = _tokens(segment)
     if all(token.__class__ is str for token in tokens):
         return "".join(tokens).__eq__
@@ -149,8 +149,7 @@ def _pieces_test(pieces: List[str]) -> Callable[[str], bool]:
     return test
 
 
-def _any_component(component: str) -> bool:
-    return True
+_nonempty = bool
 
 
 def _apply(unit: Callable[[str], bool], component: str) -> bool:
@@ -170,16 +169,18 @@ def _strip_trailing_spaces(line: str) -> str:
 
 
 class Pattern:
-    """One gitignore line. `units` are the segments' tests and STARs (for `**`) that the path's
-    components must match; `include` is False for a `!` line."""
+    """One gitignore line. `units` are the segments' tests and STARs (for `**`) that a path's
+    components must match, all of them (what is below a matched folder is the folder's
+    business: `Patterns`); `include` is False for a `!` line."""
 
-    __slots__ = ("text", "include", "units", "matches")
+    __slots__ = ("text", "include", "folders_only", "units", "matches")
 
-    def __init__(self, text: str, include: bool, units: List, matches: Callable[[str, List[str]], bool]) -> None:
+    def __init__(self, text: str, include: bool, folders_only: bool, units: List) -> None:
         self.text = text
         self.include = include
+        self.folders_only = folders_only
         self.units = units
-        self.matches = matches  # (path, its components) -> bool
+        self.matches = _units_matcher(units)  # components -> bool
 
 
 def compile_pattern(line: str) -> Optional[Pattern]:
@@ -191,63 +192,42 @@ def compile_pattern(line: str) -> Optional[Pattern]:
     include = not text.startswith("!")
     body = text if include else text[1:]
     segments = body.split("/")
-    is_dir = not segments[-1]
+    folders_only = len(segments) > 1 and not segments[-1]  # "x/"
+    if folders_only:
+        segments.pop()
     if not segments[0]:
         del segments[0]  # "/x": anchored at the pattern's folder
-    elif len(segments) == 1 or (len(segments) == 2 and is_dir):
-        if segments[0] != "**":
-            segments.insert(0, "**")  # "x" and "x/": at any depth
+    elif len(segments) == 1 and segments[0] != "**":
+        segments.insert(0, "**")  # "x": at any depth
     if not segments:
         raise PatternError("matches nothing" if include else "negates nothing")
-    if not segments[-1]:
-        segments[-1] = "**"
     segments = [s for i, s in enumerate(segments) if not (s == "**" and i and segments[i - 1] == "**")]
-    if segments in (["**"], ["**", "*"], ["**", "*", "**"]):
-        anywhere = segments == ["**", "*"] or (segments == ["**"] and not is_dir)
-        return Pattern(text, include, [], _any_path if anywhere else _path_below_a_folder)
-    units: List = []
-    last = len(segments) - 1
-    for index, segment in enumerate(segments):
-        if segment != "**":
-            units.append(_segment_test(segment))
-            if index == last:
-                units.append(STAR)  # "x" also matches everything below a folder x
-        elif index < last:
-            units.append(STAR)
-        else:
-            units.extend((_any_component, STAR))  # "x/**": below x, never x itself
-    return Pattern(text, include, units, _units_matcher(units))
+    if len(segments) > 1 and segments[-1] == "**":
+        segments[-1:] = ["*", "**"]  # "x/**": what is inside x (one name or more), not x itself
+    elif segments[-1] == "**":
+        segments.append("*")  # "**", "**/": any name
+    units: List = [STAR if segment == "**" else _segment_test(segment) for segment in segments]
+    return Pattern(text, include, folders_only, units)
 
 
-def _any_path(path: str, components: List[str]) -> bool:
-    return bool(path)
-
-
-def _path_below_a_folder(path: str, components: List[str]) -> bool:
-    return "/" in path
-
-
-def _units_matcher(units: List) -> Callable[[str, List[str]], bool]:
+def _units_matcher(units: List) -> Callable[[List[str]], bool]:
     """The common shapes (`name`, `*.ext`, `a/b`) without the general walk."""
-    if len(units) == 3 and units[0] is STAR and units[2] is STAR:
+    if len(units) == 2 and units[0] is STAR and units[1] is not STAR:
         test = units[1]
-        return lambda path, components: any(map(test, components))
-    if len(units) == 4 and units[0] is STAR and units[2] is _any_component and units[3] is STAR:
-        test = units[1]  # "name/": a folder of that name, anywhere
-        return lambda path, components: any(map(test, components[:-1]))
-    if units[-1] is STAR and STAR not in units[:-1]:
-        fixed = units[:-1]
-        count = len(fixed)
-        return lambda path, components: len(components) >= count and all(map(_apply, fixed, components))
-    return lambda path, components: _greedy(units, components, _apply)
+        return lambda components: test(components[-1])
+    if STAR not in units:
+        count = len(units)
+        return lambda components: len(components) == count and all(map(_apply, units, components))
+    return lambda components: _greedy(units, components, _apply)
 
 
 class Patterns:
-    """Gitignore lines in order: the last one that matches a path decides, as in pathspec's
-    `PathSpec.match_file` (a `!` line re-includes)."""
+    """Gitignore lines in order. As in git, the last line that matches a path decides (a `!`
+    line re-includes), and a path in an ignored folder is ignored whatever its own lines say."""
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
         self.newest_first = tuple(reversed(list(patterns)))
+        self.folders: Dict[Tuple[str, ...], bool] = {}  # decided folders: a walk asks of each many times
 
     @classmethod
     def from_lines(cls, lines: Iterable[str], on_error: Optional[Callable[[int, str, PatternError], None]] = None) -> "Patterns":
@@ -267,13 +247,29 @@ class Patterns:
         return cls(compiled)
 
     def match_file(self, path: str) -> bool:
-        """`path` is relative, with "/" between parts and after a folder's name."""
+        """`path` is relative, with "/" between names and after a folder's name."""
         if path.startswith("/"):
             path = path[1:]
         elif path.startswith("./"):
             path = path[2:]
         components = path.split("/")
+        is_folder = len(components) > 1 and not components[-1]
+        if is_folder:
+            components.pop()
+        return self._folder_ignored(tuple(components[:-1])) or self._decides(components, is_folder)
+
+    def _folder_ignored(self, components: Tuple[str, ...]) -> bool:
+        if not components:
+            return False
+        known = self.folders.get(components)
+        if known is None:
+            known = self.folders[components] = (
+                self._folder_ignored(components[:-1]) or self._decides(list(components), True)
+            )
+        return known
+
+    def _decides(self, components: List[str], is_folder: bool) -> bool:
         for pattern in self.newest_first:
-            if pattern.matches(path, components):
+            if (is_folder or not pattern.folders_only) and pattern.matches(components):
                 return pattern.include
         return False
