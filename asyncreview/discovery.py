@@ -42,34 +42,52 @@ class Discovery:
 
 
 class _Ignores:
-    """Gitignore files met on the way down, each anchored at its own folder. A line git cannot
-    use (`!` alone, a lone `\\`, an unclosed `[`) is skipped with a warning; git skips it silently."""
+    """Gitignore files met on the way down, and those above the walk's root up to the top of its
+    repository. As in git, the deepest file with a line that matches a path decides; the walk
+    never enters an ignored folder. A line git cannot use (`!` alone, a lone `\\`, an unclosed
+    `[`) is skipped with a warning; git skips it silently."""
 
     def __init__(self, warnings: Dict[str, None]) -> None:
-        self.stack: List[Tuple[Path, Patterns]] = []
+        # (characters to drop from a path below the root, the root's path from the file's folder, lines)
+        self.stack: List[Tuple[int, str, Patterns]] = []
         self.warnings = warnings
 
-    def load(self, folder: Path) -> bool:
+    def load(self, folder: Path, below_root: str = "", root_from_here: str = "") -> None:
+        """`below_root`: the folder's path from the walk's root ("" for the root or a folder
+        above it); `root_from_here`: for a folder above the root, the root's path from it."""
         ignore_file = folder / ".gitignore"
         try:
             lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
-            return False
+            return
 
         def warn(number: int, line: str, error: Exception) -> None:
             self.warnings[f"{display_path(ignore_file)}:{number}: pattern {line!r} ignored: it {error}"] = None
 
-        self.stack.append((folder, Patterns.from_lines(lines, on_error=warn)))
-        return True
+        strip = len(below_root) + 1 if below_root else 0
+        self.stack.append((strip, root_from_here + "/" if root_from_here else "", Patterns.from_lines(lines, on_error=warn)))
 
-    def matches(self, path: Path, is_dir: bool) -> bool:
-        for base, spec in self.stack:
-            try:
-                relative = path.relative_to(base).as_posix()
-            except ValueError:
-                continue
-            if spec.match_file(relative + ("/" if is_dir else "")):
-                return True
+    def ignore_root(self) -> bool:
+        """Whether the walk's root, or a folder between it and the top of its repository, is
+        ignored by the files above the root (git never enters such a folder)."""
+        above = [(prefix[:-1].split("/"), spec) for strip, prefix, spec in reversed(self.stack) if prefix]
+        for levels_up in range(max((len(parts) for parts, _ in above), default=0) - 1, -1, -1):
+            for parts, spec in above:
+                if levels_up < len(parts):
+                    decision = spec.decision("/".join(parts[: len(parts) - levels_up]) + "/")
+                    if decision is not None:
+                        if decision:
+                            return True
+                        break
+        return False
+
+    def matches(self, below_root: str, is_dir: bool) -> bool:
+        """`below_root`: the path from the walk's root, "/" between names."""
+        suffix = "/" if is_dir else ""
+        for strip, prefix, spec in reversed(self.stack):
+            decision = spec.decision(prefix + below_root[strip:] + suffix)
+            if decision is not None:
+                return decision
         return False
 
 
@@ -99,8 +117,11 @@ def discover(
             continue
         ignores = _Ignores(result.warnings)
         if respect_gitignore:
-            for parent in _repository_ancestors(root.resolve()):
-                ignores.load(parent)
+            resolved = root.resolve()
+            for parent in _repository_ancestors(resolved):
+                ignores.load(parent, root_from_here=resolved.relative_to(parent).as_posix())
+            if ignores.ignore_root():
+                continue
         for path, link in _walk(root, ignores, excluder_for, respect_gitignore, result):
             _add(result, seen, path, folders, link)
     return result
@@ -147,12 +168,12 @@ def _add(result: Discovery, seen: set, path: Path, folders: Dict[Path, Path], li
 
 def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Tuple[Path, bool]]:
     """Python files below `root`, each with whether it is a symbolic link."""
-    stack: List[Tuple[Path, int]] = [(root, len(ignores.stack))]
+    stack: List[Tuple[Path, str, int]] = [(root, "", len(ignores.stack))]
     while stack:
-        folder, depth = stack.pop()
+        folder, below_root, depth = stack.pop()
         del ignores.stack[depth:]
         if respect_gitignore:
-            ignores.load(folder)
+            ignores.load(folder, below_root)
         excluded = excluder_for(folder)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -163,6 +184,7 @@ def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Tu
         subfolders = []
         for entry in entries:
             path = Path(entry.path)
+            relative = f"{below_root}/{entry.name}" if below_root else entry.name
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
                 is_file = entry.is_file(follow_symlinks=True)
@@ -174,11 +196,11 @@ def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Tu
             if is_dir:
                 if entry.name in DEFAULT_EXCLUDES or (path / "pyvenv.cfg").exists():
                     continue
-                if excluded(path, True) or (respect_gitignore and ignores.matches(path, True)):
+                if excluded(path, True) or (respect_gitignore and ignores.matches(relative, True)):
                     continue
-                subfolders.append((path, level))
+                subfolders.append((path, relative, level))
             elif entry.name.endswith(SUFFIXES):
-                if excluded(path, False) or (respect_gitignore and ignores.matches(path, False)):
+                if excluded(path, False) or (respect_gitignore and ignores.matches(relative, False)):
                     continue
                 if is_file:
                     yield path, link

@@ -10,7 +10,7 @@ dropped (git's again)."""
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 STAR = None  # in a unit list: any run of items, possibly empty
 
@@ -173,14 +173,17 @@ class Pattern:
     components must match, all of them (what is below a matched folder is the folder's
     business: `Patterns`); `include` is False for a `!` line."""
 
-    __slots__ = ("text", "include", "folders_only", "units", "matches")
+    __slots__ = ("text", "include", "folders_only", "units", "matches", "name", "suffix")
 
-    def __init__(self, text: str, include: bool, folders_only: bool, units: List) -> None:
+    def __init__(self, text: str, include: bool, folders_only: bool, units: List,
+                 name: Optional[str] = None, suffix: Optional[str] = None) -> None:
         self.text = text
         self.include = include
         self.folders_only = folders_only
         self.units = units
         self.matches = _units_matcher(units)  # components -> bool
+        self.name = name  # "x": any path whose last name is x
+        self.suffix = suffix  # "*x": any path whose last name ends in x
 
 
 def compile_pattern(line: str) -> Optional[Pattern]:
@@ -207,7 +210,15 @@ def compile_pattern(line: str) -> Optional[Pattern]:
     elif segments[-1] == "**":
         segments.append("*")  # "**", "**/": any name
     units: List = [STAR if segment == "**" else _segment_test(segment) for segment in segments]
-    return Pattern(text, include, folders_only, units)
+    name = suffix = None
+    if len(segments) == 2 and segments[0] == "**":
+        tokens = _tokens(segments[1])
+        if all(token.__class__ is str for token in tokens[1:]):
+            if tokens[0] is STAR and len(tokens) > 1:
+                suffix = "".join(tokens[1:])
+            elif tokens[0].__class__ is str:
+                name = "".join(tokens)
+    return Pattern(text, include, folders_only, units, name, suffix)
 
 
 def _units_matcher(units: List) -> Callable[[List[str]], bool]:
@@ -226,7 +237,7 @@ class Patterns:
     line re-includes), and a path in an ignored folder is ignored whatever its own lines say."""
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
-        self.newest_first = tuple(reversed(list(patterns)))
+        self.newest_first = tuple(_grouped(reversed(list(patterns))))
         self.folders: Dict[Tuple[str, ...], bool] = {}  # decided folders: a walk asks of each many times
 
     @classmethod
@@ -247,16 +258,15 @@ class Patterns:
         return cls(compiled)
 
     def match_file(self, path: str) -> bool:
-        """`path` is relative, with "/" between names and after a folder's name."""
-        if path.startswith("/"):
-            path = path[1:]
-        elif path.startswith("./"):
-            path = path[2:]
-        components = path.split("/")
-        is_folder = len(components) > 1 and not components[-1]
-        if is_folder:
-            components.pop()
-        return self._folder_ignored(tuple(components[:-1])) or self._decides(components, is_folder)
+        """Whether `path` is ignored, itself or as the content of an ignored folder. `path` is
+        relative, with "/" between names and after a folder's name."""
+        components, is_folder = _split(path)
+        return self._folder_ignored(tuple(components[:-1])) or self._decides(components, is_folder) is True
+
+    def decision(self, path: str) -> Optional[bool]:
+        """What the last line that matches `path` itself says (None: no line does), for a walk
+        that never enters an ignored folder."""
+        return self._decides(*_split(path))
 
     def _folder_ignored(self, components: Tuple[str, ...]) -> bool:
         if not components:
@@ -264,12 +274,52 @@ class Patterns:
         known = self.folders.get(components)
         if known is None:
             known = self.folders[components] = (
-                self._folder_ignored(components[:-1]) or self._decides(list(components), True)
+                self._folder_ignored(components[:-1]) or self._decides(list(components), True) is True
             )
         return known
 
-    def _decides(self, components: List[str], is_folder: bool) -> bool:
+    def _decides(self, components: List[str], is_folder: bool) -> Optional[bool]:
         for pattern in self.newest_first:
             if (is_folder or not pattern.folders_only) and pattern.matches(components):
                 return pattern.include
-        return False
+        return None
+
+
+def _grouped(patterns: Iterable[Pattern]) -> Iterator[Pattern]:
+    """Neighbouring `name` and `*suffix` lines that say the same thing, tested as one set lookup
+    and one endswith: a .gitignore is mostly such lines, and every path meets each of them."""
+    group: List[Pattern] = []
+    for pattern in [*patterns, None]:
+        if pattern is not None and (pattern.name or pattern.suffix) and (
+            not group or (group[0].include, group[0].folders_only) == (pattern.include, pattern.folders_only)
+        ):
+            group.append(pattern)
+            continue
+        if len(group) > 1:
+            names = frozenset(p.name for p in group if p.name)
+            suffixes = tuple(p.suffix for p in group if p.suffix)
+            merged = Pattern(" | ".join(p.text for p in group), group[0].include, group[0].folders_only, [])
+            merged.matches = lambda components, names=names, suffixes=suffixes: (
+                components[-1] in names or components[-1].endswith(suffixes)
+            )
+            yield merged
+        else:
+            yield from group
+        group = []
+        if pattern is not None:
+            if pattern.name or pattern.suffix:
+                group.append(pattern)
+            else:
+                yield pattern
+
+
+def _split(path: str) -> Tuple[List[str], bool]:
+    if path.startswith("/"):
+        path = path[1:]
+    elif path.startswith("./"):
+        path = path[2:]
+    components = path.split("/")
+    is_folder = len(components) > 1 and not components[-1]
+    if is_folder:
+        components.pop()
+    return components, is_folder

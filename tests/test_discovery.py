@@ -3,7 +3,15 @@ config error naming its file and line (exit 2) or, in a .gitignore, a skipped li
 sizes are bounded; FIFOs, sockets and devices get ARV002 and are never opened."""
 
 import os
+import re
 import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
+
+from asyncreview import discovery
 
 GOOD = "import asyncio\n\n\nasync def main():\n    async with asyncio.timeout(1):\n        pass\n"
 RUN = ("--format", "json", "--no-cache", "--target-version", "3.10", ".")
@@ -123,3 +131,47 @@ def test_the_issues_adversarial_gitignore_line(cli, project):
     result = cli(*RUN, cwd=project.root)
     assert "Traceback" not in result.err, result.err
     assert sorted(_codes_by_path(result)) == ["a" * 250 + "b.py", "b" * 30 + ".py"]
+
+
+NAMES = st.sampled_from(["a", "b", "ab"])
+LINE_PARTS = ["a", "b", "*", "?", "[ab]", "**", ".py", "ab"]
+LINE = st.builds(
+    lambda negate, anchor, segments, folder: negate + anchor + "/".join(segments) + folder,
+    st.sampled_from(["", "!"]), st.sampled_from(["", "/"]),
+    st.lists(st.one_of(st.just("**"), st.lists(st.sampled_from(LINE_PARTS), min_size=1, max_size=3).map("".join)), min_size=1, max_size=3),
+    st.sampled_from(["", "/"]),
+).filter(lambda line: not re.search(r"[^/!]\*\*|\*\*[^/]", line))  # git's `a**` quirk: tests/test_wildmatch.py
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    files=st.lists(st.lists(NAMES, min_size=0, max_size=3).map(lambda folders: "/".join(folders + ["m.py"])), min_size=1, max_size=8),
+    top=st.lists(LINE, max_size=3),
+    nested=st.lists(LINE, max_size=3),
+    start=st.sampled_from([".", "a", "a/b"]),
+)
+@example(files=["a/ab/m.py", "a/m.py"], top=["ab/"], nested=["!ab/"], start=".")
+@example(files=["a/b/m.py", "b/m.py"], top=["b/"], nested=[], start="a")
+def test_discovery_finds_what_git_does_not_ignore(files, top, nested, start):
+    """Nested .gitignore files (the deeper one wins), a walk started below the repository's top
+    (whose .gitignore still applies): the files found are git's untracked, unignored ones."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
+        for name in files:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text("")
+        (root / ".gitignore").write_text("\n".join(top) + "\n")
+        if (root / "a").is_dir():
+            (root / "a" / ".gitignore").write_text("\n".join(nested) + "\n")
+        assume((root / start).is_dir())
+        listed = subprocess.run(["git", "ls-files", "-o", "--exclude-standard", "-z", "--", start],
+                                cwd=root, capture_output=True, text=True, check=True).stdout
+        expected = sorted(name for name in listed.split("\0") if name.endswith(".py"))
+        cwd = os.getcwd()
+        os.chdir(root)
+        try:
+            found = discovery.discover([Path(start)], lambda folder: discovery._nothing_excluded)
+        finally:
+            os.chdir(cwd)
+        assert sorted(path.as_posix() for path in found.files) == expected, (top, nested)

@@ -93,6 +93,9 @@ def _git_check_ignore(gitignore, files, folders):
 @example(["b", "!a/b/c"], (["a/b/c"], ["a", "a/b"]))
 @example(["**", "!a/"], (["a/a"], ["a"]))
 def test_answers_as_git_check_ignore(patterns, tree):
+    # git matches a line's literal start first, then the rest as a pattern of its own: `a**/b`
+    # becomes `a` + `**/b` and matches a/b. asyncreview reads `a**` as `a*`, as pathspec does.
+    assume(not any(re.search(r"[^/!]\*\*|\*\*[^/]", line) for line in patterns))
     files, folders = tree
     spec = Patterns.from_lines(patterns)
     ours = {path for path in files if spec.match_file(path)} | {path for path in folders if spec.match_file(path + "/")}
