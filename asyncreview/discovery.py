@@ -70,7 +70,7 @@ class _Ignores:
     def ignore_root(self) -> bool:
         """Whether the walk's root, or a folder between it and the top of its repository, is
         ignored by the files above the root (git never enters such a folder)."""
-        above = [(prefix[:-1].split("/"), spec) for strip, prefix, spec in reversed(self.stack) if prefix]
+        above = [(prefix[:-1].split("/"), spec) for _, prefix, spec in reversed(self.stack) if prefix]
         for levels_up in range(max((len(parts) for parts, _ in above), default=0) - 1, -1, -1):
             for parts, spec in above:
                 if levels_up < len(parts):

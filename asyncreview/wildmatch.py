@@ -1,12 +1,13 @@
-"""Gitignore patterns (`exclude`, `per-file-ignores` keys, .gitignore lines), matched in time
-O(len(path) * len(pattern)) whatever the pattern.
+"""Gitignore patterns (`exclude`, `per-file-ignores` keys, .gitignore lines) as git reads them,
+matched in time O(len(path) * len(pattern)) whatever the pattern.
 
-pathspec compiles a pattern to a backtracking regex: `*a*a*a*a*a*a*a*a*a*a*a*a*b` took 46 s on a
+pathspec compiled a pattern to a backtracking regex: `*a*a*a*a*a*a*a*a*a*a*a*a*b` took 46 s on a
 36-letter name. Here the greedy wildcard walk (`_greedy`) runs at two levels: a segment's
-characters against one path component (`*`), the segments against the components (`**`).
-The semantics are pathspec's "gitwildmatch", which asyncreview used before, except that a
-bracket class never matches `/` (git's behaviour) and only unescaped trailing spaces are
-dropped (git's again)."""
+characters against one name (`*`), the segments against the path's names (`**`).
+Where pathspec departed from git, this follows git (tests/test_wildmatch.py runs both): a line
+matches a path itself, and a path inside an ignored folder is ignored (so `!x/` re-includes the
+folder x, not what is in it); `x/**` is what is inside x, not x; a bracket class never matches
+`/`; only unescaped trailing spaces are dropped."""
 
 from __future__ import annotations
 
