@@ -256,14 +256,16 @@ class FileConfig:
 
 
 def read_pyproject(path: Path, rule_options: Mapping[str, OptionValidator]) -> FileConfig:
+    from asyncreview.discovery import read_regular
+
     try:
-        with open(path, "rb") as handle:
-            document = tomllib.load(handle)
+        document = tomllib.loads(read_regular(path).decode("utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-    except ValueError as error:  # TOMLDecodeError, or an integer of more than 4300 digits
+    except ValueError as error:  # TOMLDecodeError, not UTF-8, or an integer of more than 4300 digits
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    section = document.get("tool", {}).get("asyncreview", {})
+    tool = document.get("tool", {})
+    section = tool.get("asyncreview", {}) if isinstance(tool, dict) else None
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [tool.asyncreview] must be a table")
     validators = dict(CORE_OPTIONS, **rule_options)
@@ -279,7 +281,8 @@ def read_pyproject(path: Path, rule_options: Mapping[str, OptionValidator]) -> F
         except ValueError as error:
             where = _where(path, key, getattr(error, "pattern", None))
             raise ConfigError(f"{where}: bad value for {key!r} in [tool.asyncreview]: {error}") from None
-    requires = document.get("project", {}).get("requires-python")
+    project = document.get("project", {})
+    requires = project.get("requires-python") if isinstance(project, dict) else None
     if requires is not None and not isinstance(requires, str):
         raise ConfigError(f"{path}: project.requires-python must be a string")
     return FileConfig(root=path.parent, path=path, values=values, requires_python=requires)
@@ -288,8 +291,10 @@ def read_pyproject(path: Path, rule_options: Mapping[str, OptionValidator]) -> F
 def _where(path: Path, key: str, value: Optional[str] = None) -> str:
     """`path:line` of the key (or of `value`, quoted, from the key on), by a scan of the text:
     tomllib gives no positions. Just `path` when the scan finds neither."""
+    from asyncreview.discovery import read_regular
+
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_regular(path).decode("utf-8", errors="replace").splitlines()
     except OSError:
         return str(path)
     start = next((n for n, line in enumerate(lines) if line.strip().startswith("[tool.asyncreview")), 0)
@@ -303,8 +308,10 @@ def _where(path: Path, key: str, value: Optional[str] = None) -> str:
 
 def is_relevant_pyproject(path: Path) -> bool:
     """A pyproject.toml counts when it configures asyncreview or declares a project."""
+    from asyncreview.discovery import read_regular
+
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_regular(path).decode("utf-8", errors="replace")
     except OSError:
         return False
     return "[tool.asyncreview" in text or re.search(r"^\[project\]", text, re.M) is not None

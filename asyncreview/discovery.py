@@ -3,6 +3,7 @@ configured excludes, VCS folders, virtual environments and build output."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ class _Ignores:
         above it); `root_from_here`: for a folder above the root, the root's path from it."""
         ignore_file = folder / ".gitignore"
         try:
-            lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = read_regular(ignore_file).decode("utf-8", errors="replace").splitlines()
         except OSError:
             return
 
@@ -125,6 +126,16 @@ def discover(
         for path, link in _walk(root, ignores, excluder_for, respect_gitignore, result):
             _add(result, seen, path, folders, link)
     return result
+
+
+def read_regular(path: Path) -> bytes:
+    """A regular file's bytes. Anything else is an OSError, without blocking: a FIFO named
+    .gitignore or pyproject.toml would hang a plain read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return handle.read()
 
 
 def _not_regular(path: Path) -> Optional[str]:

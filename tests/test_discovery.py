@@ -65,6 +65,36 @@ def test_bad_lines_in_gitignore_are_skipped_with_a_warning_and_the_rest_applies(
     ]
 
 
+def test_fifos_named_gitignore_or_pyproject_do_not_hang_the_run(cli, project, tmp_path):
+    project.write("good.py", GOOD)
+    os.mkfifo(project.root / ".gitignore")
+    (project.root / "sub").mkdir()
+    os.mkfifo(project.root / "sub" / "pyproject.toml")
+    project.write("sub/inner.py", GOOD)
+    result = cli(*RUN, cwd=project.root)
+    assert result.code == 1 and "Traceback" not in result.err, result.err
+    assert sorted(_codes_by_path(result)) == ["good.py", "sub/inner.py"]
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    error = _config_error(cli("--config", fifo, ".", cwd=project.root))
+    assert str(fifo) in error, error
+
+
+def test_config_shapes_tomllib_accepts_but_we_cannot_use(cli, project):
+    project.write("good.py", GOOD)
+    for text, problem in {
+        'project = 3\n[tool.asyncreview]\ntarget-version = "3.10"\n': None,
+        '[project]\nname = "x"\n[tool]\nasyncreview = 3\n': "pyproject.toml: [tool.asyncreview] must be a table",
+        b'[tool.asyncreview]\nexclude = ["\xff"]\n': "pyproject.toml: invalid TOML",
+    }.items():
+        project.write("pyproject.toml", text)
+        result = cli(*RUN, cwd=project.root)
+        if problem is None:
+            assert result.code == 1 and "Traceback" not in result.err and list(_codes_by_path(result)) == ["good.py"], result.err
+        else:
+            assert problem in _config_error(result)
+
+
 def test_max_file_size_is_bounded(cli, project):
     project.write("good.py", GOOD)
     for huge in ("9223372036854775807", "1073741825", "9" * 5000):
