@@ -156,7 +156,20 @@ def test_the_adversarial_pattern_takes_work_bounded_by_name_times_pattern(stars)
     assert not wildmatch._greedy(tokens, name, matches)
     assert calls[0] <= len(name) * len(tokens)
     assert wildmatch._greedy(tokens, name + "b", wildmatch._char_matches)
-    # The public path, star-only segments included, answers too (pathspec: 46 s for 36 "a"s).
+    # Star-only segments take the fast path: each literal piece is looked for once, left to right.
+    scanned = []
+
+    class Name(str):
+        def find(self, piece, start, stop):
+            scanned.append(stop - start)
+            return str.find(self, piece, start, stop)
+
+    assert wildmatch._segment_test(segment)(Name(name + "b"))
+    assert len(scanned) == stars and sum(scanned) <= stars * len(name + "b")
+    scanned.clear()  # one "a" too few: a backtracking search would try every way to place them
+    assert not wildmatch._segment_test(segment)(Name("a" * (stars - 1) + "b"))
+    assert len(scanned) <= stars and sum(scanned) <= stars * stars
+    # The public path answers too (pathspec: 46 s for 36 "a"s).
     spec = Patterns.from_lines([segment, f"x/{segment}/y", f"**/{segment}/**"])
     assert not spec.match_file(name) and spec.match_file(name + "b") and spec.match_file(f"x/{name}b/y")
 
