@@ -119,21 +119,19 @@ def test_fifos_sockets_and_devices_found_by_walking_get_arv002(cli, project):
     (project.root / "pkg").mkdir()
     os.mkfifo(project.root / "pkg" / "ignored_pipe.py")
     project.write(".gitignore", "ignored_pipe.py\n")
-    listener = socket.socket(socket.AF_UNIX)
-    try:
-        os.chdir(project.root)  # a short relative address: socket paths are limited to ~100 bytes
-        listener.bind("sock.pyi")
-    finally:
-        os.chdir("/")
     (project.root / "null.py").symlink_to(os.devnull)
     (project.root / "fifo_link.py").symlink_to(project.root / "pipe.py")
     (project.root / "lock.py").symlink_to("nobody@nowhere.1234")  # a broken link, as an editor's lock file
     (project.root / "not_a_package.py").symlink_to(project.root / "pkg")
     (project.root / "notes.txt").symlink_to(os.devnull)  # not a Python name: not looked at
-    try:
+    with socket.socket(socket.AF_UNIX) as listener:
+        cwd = os.getcwd()
+        os.chdir(project.root)  # a short relative address: socket paths are limited to ~100 bytes
+        try:
+            listener.bind("sock.pyi")
+        finally:
+            os.chdir(cwd)
         result = cli(*RUN, cwd=project.root)
-    finally:
-        listener.close()
     assert "Traceback" not in result.err and result.code == 1, result.err
     assert _codes_by_path(result) == {
         "fifo_link.py": [("ARV002", "not a regular file: a FIFO")],
