@@ -214,7 +214,7 @@ def compile_pattern(line: str) -> Optional[Pattern]:
     name = suffix = None
     if len(segments) == 2 and segments[0] == "**":
         tokens = _tokens(segments[1])
-        if all(token.__class__ is str for token in tokens[1:]):
+        if tokens and all(token.__class__ is str for token in tokens[1:]):
             if tokens[0] is STAR and len(tokens) > 1:
                 suffix = "".join(tokens[1:])
             elif tokens[0].__class__ is str:

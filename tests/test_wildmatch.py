@@ -193,3 +193,12 @@ def test_star_only_segments_agree_with_the_walk():
         tokens = wildmatch._tokens(segment)
         for name in ["", "a", "ab", "aba", "abba", "aabaa", "x.py", "aaaa", "abab", "baab"]:
             assert fast(name) == wildmatch._greedy(tokens, name, wildmatch._char_matches), (segment, name)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="ab/*?[]!^-\\# ", max_size=8), max_size=4), st.text(alphabet="ab/.", max_size=8))
+@example(["**//", "//", "!//", "/**/", "[]", "[!]", "\\ "], "a/b")
+def test_any_line_compiles_or_is_a_pattern_error_and_any_path_gets_an_answer(lines, path):
+    spec = Patterns.from_lines(lines, on_error=lambda number, line, error: None)
+    assert spec.match_file(path) in (True, False)
+    assert spec.decision(path) in (True, False, None)
