@@ -122,6 +122,7 @@ def discover(
             for parent in _repository_ancestors(resolved):
                 ignores.load(parent, root_from_here=resolved.relative_to(parent).as_posix())
             if ignores.ignore_root():
+                result.warnings[f"{display_path(root)}: in a folder .gitignore ignores: nothing checked there (--no-respect-gitignore checks it)"] = None
                 continue
         for path, link in _walk(root, ignores, excluder_for, respect_gitignore, result):
             _add(result, seen, path, folders, link)

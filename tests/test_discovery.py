@@ -95,6 +95,20 @@ def test_config_shapes_tomllib_accepts_but_we_cannot_use(cli, project):
             assert problem in _config_error(result)
 
 
+def test_a_folder_named_inside_an_ignored_one_is_not_walked_and_says_so(cli, project):
+    subprocess.run(["git", "init", "-q", str(project.root)], check=True)
+    project.write(".gitignore", "build/\n")
+    project.write("build/gen/out.py", GOOD)
+    project.write("good.py", GOOD)
+    result = cli(*RUN[:-1], "build/gen", "good.py", cwd=project.root)
+    assert result.code == 1 and list(_codes_by_path(result)) == ["good.py"], result.err
+    assert result.err.splitlines() == [
+        "asyncreview: build/gen: in a folder .gitignore ignores: nothing checked there (--no-respect-gitignore checks it)"
+    ]
+    result = cli(*RUN[:-1], "--no-respect-gitignore", "build/gen", cwd=project.root)
+    assert list(_codes_by_path(result)) == ["build/gen/out.py"]
+
+
 def test_max_file_size_is_bounded(cli, project):
     project.write("good.py", GOOD)
     for huge in ("9223372036854775807", "1073741825", "9" * 5000):
