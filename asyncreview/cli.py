@@ -25,9 +25,12 @@ def _append_codes(parser_value: Optional[List[str]], text: str) -> List[str]:
 
 
 def _byte_count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number of bytes, got {text!r}")
-    return int(text)
+    from asyncreview.config import byte_count
+
+    try:
+        return byte_count(int(text) if text.isascii() and text.isdigit() else text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{error}, got {text!r}") from None
 
 
 class _Codes(argparse.Action):

@@ -171,16 +171,42 @@ def _version(value: Any) -> Version:
     return parse_version(value)
 
 
-def _byte_count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("expected a positive number of bytes, e.g. 5242880")
+MAX_FILE_SIZE_LIMIT = 1 << 30  # 1 GiB: far above any Python file worth parsing, far below what a read can ask for
+
+
+def byte_count(value: Any) -> int:
+    """A max-file-size, from the config or the command line."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FILE_SIZE_LIMIT:
+        raise ValueError(f"expected a number of bytes from 1 to {MAX_FILE_SIZE_LIMIT} (1 GiB), e.g. 5242880")
     return value
+
+
+class _BadPattern(ValueError):
+    """Names the pattern, so that the error can name its line."""
+
+    def __init__(self, pattern: str, error: Exception) -> None:
+        super().__init__(f"pattern {pattern!r} {error}")
+        self.pattern = pattern
+
+
+def _checked_pattern(pattern: str) -> str:
+    from asyncreview.wildmatch import PatternError, compile_pattern
+
+    try:
+        compile_pattern(pattern)
+    except PatternError as error:
+        raise _BadPattern(pattern, error) from None
+    return pattern
+
+
+def _pattern_list(value: Any) -> List[str]:
+    return [_checked_pattern(pattern) for pattern in _string_list(value)]
 
 
 def _per_file_ignores(value: Any) -> Dict[str, List[str]]:
     if not isinstance(value, dict):
         raise ValueError('expected a table of glob = ["ARV..."]')
-    return {pattern: _string_list(codes) for pattern, codes in value.items()}
+    return {_checked_pattern(pattern): _string_list(codes) for pattern, codes in value.items()}
 
 
 def _table(value: Any) -> Dict[str, Any]:
@@ -199,12 +225,12 @@ CORE_OPTIONS: Dict[str, OptionValidator] = {
     "select": _string_list,
     "extend-select": _string_list,
     "ignore": _string_list,
-    "exclude": _string_list,
-    "extend-exclude": _string_list,
+    "exclude": _pattern_list,
+    "extend-exclude": _pattern_list,
     "per-file-ignores": _per_file_ignores,
     "target-version": _version,
     "fail-on": _severity,
-    "max-file-size": _byte_count,
+    "max-file-size": byte_count,
     "llm": _llm_table,
 }
 
@@ -230,14 +256,16 @@ class FileConfig:
 
 
 def read_pyproject(path: Path, rule_options: Mapping[str, OptionValidator]) -> FileConfig:
+    from asyncreview.discovery import read_regular
+
     try:
-        with open(path, "rb") as handle:
-            document = tomllib.load(handle)
+        document = tomllib.loads(read_regular(path).decode("utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-    except tomllib.TOMLDecodeError as error:
+    except ValueError as error:  # TOMLDecodeError, not UTF-8, or an integer of more than 4300 digits
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    section = document.get("tool", {}).get("asyncreview", {})
+    tool = document.get("tool", {})
+    section = tool.get("asyncreview", {}) if isinstance(tool, dict) else None
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [tool.asyncreview] must be a table")
     validators = dict(CORE_OPTIONS, **rule_options)
@@ -247,21 +275,43 @@ def read_pyproject(path: Path, rule_options: Mapping[str, OptionValidator]) -> F
         if validator is None:
             close = [k for k in validators if k.replace("-", "") == key.replace("-", "").replace("_", "")]
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{path}: unknown key {key!r} in [tool.asyncreview]{hint}")
+            raise ConfigError(f"{_where(path, key)}: unknown key {key!r} in [tool.asyncreview]{hint}")
         try:
             values[key] = validator(raw)
         except ValueError as error:
-            raise ConfigError(f"{path}: bad value for {key!r} in [tool.asyncreview]: {error}") from None
-    requires = document.get("project", {}).get("requires-python")
+            where = _where(path, key, getattr(error, "pattern", None))
+            raise ConfigError(f"{where}: bad value for {key!r} in [tool.asyncreview]: {error}") from None
+    project = document.get("project", {})
+    requires = project.get("requires-python") if isinstance(project, dict) else None
     if requires is not None and not isinstance(requires, str):
         raise ConfigError(f"{path}: project.requires-python must be a string")
     return FileConfig(root=path.parent, path=path, values=values, requires_python=requires)
 
 
+def _where(path: Path, key: str, value: Optional[str] = None) -> str:
+    """`path:line` of the key (or of `value`, quoted, from the key on), by a scan of the text:
+    tomllib gives no positions. Just `path` when the scan finds neither."""
+    from asyncreview.discovery import read_regular
+
+    try:
+        lines = read_regular(path).decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return str(path)
+    start = next((n for n, line in enumerate(lines) if line.strip().startswith("[tool.asyncreview")), 0)
+    key_pattern = re.compile(r"(?:^|[\s.{,\[])[\"']?" + re.escape(key) + r"[\"']?\s*[=.\]]")
+    found = next((n for n in range(start, len(lines)) if key_pattern.search(lines[n])), None)
+    if value is not None:
+        quoted = (json.dumps(value, ensure_ascii=False), f"'{value}'")
+        found = next((n for n in range(found or start, len(lines)) if any(q in lines[n] for q in quoted)), found)
+    return str(path) if found is None else f"{path}:{found + 1}"
+
+
 def is_relevant_pyproject(path: Path) -> bool:
     """A pyproject.toml counts when it configures asyncreview or declares a project."""
+    from asyncreview.discovery import read_regular
+
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_regular(path).decode("utf-8", errors="replace")
     except OSError:
         return False
     return "[tool.asyncreview" in text or re.search(r"^\[project\]", text, re.M) is not None

@@ -3,13 +3,14 @@ configured excludes, VCS folders, virtual environments and build output."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-if TYPE_CHECKING:
-    import pathspec
+from asyncreview.wildmatch import Patterns
 
 DEFAULT_EXCLUDES = [
     ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache",
@@ -18,6 +19,14 @@ DEFAULT_EXCLUDES = [
     "site-packages", "venv",
 ]
 SUFFIXES = (".py", ".pyi")
+# What a name that looks like a Python file may be instead; such files are reported, never opened
+# (reading a FIFO blocks, opening a device may act on it).
+NOT_REGULAR = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 
 @dataclass
@@ -30,37 +39,56 @@ class Skipped:
 class Discovery:
     files: List[Path] = field(default_factory=list)
     problems: List[Skipped] = field(default_factory=list)
-
-
-def _spec(lines: List[str]) -> pathspec.PathSpec:
-    import pathspec  # ~12 ms; a run with no exclude pattern and no .gitignore never needs it
-
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    warnings: Dict[str, None] = field(default_factory=dict)  # ordered, each once
 
 
 class _Ignores:
-    """Gitignore files met on the way down, each anchored at its own folder."""
+    """Gitignore files met on the way down, and those above the walk's root up to the top of its
+    repository. As in git, the deepest file with a line that matches a path decides; the walk
+    never enters an ignored folder. A line git cannot use (`!` alone, a lone `\\`, an unclosed
+    `[`) is skipped with a warning; git skips it silently."""
 
-    def __init__(self) -> None:
-        self.stack: List[Tuple[Path, pathspec.PathSpec]] = []
+    def __init__(self, warnings: Dict[str, None]) -> None:
+        # (characters to drop from a path below the root, the root's path from the file's folder, lines)
+        self.stack: List[Tuple[int, str, Patterns]] = []
+        self.warnings = warnings
 
-    def load(self, folder: Path) -> bool:
+    def load(self, folder: Path, below_root: str = "", root_from_here: str = "") -> None:
+        """`below_root`: the folder's path from the walk's root ("" for the root or a folder
+        above it); `root_from_here`: for a folder above the root, the root's path from it."""
         ignore_file = folder / ".gitignore"
         try:
-            lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = read_regular(ignore_file).decode("utf-8", errors="replace").splitlines()
         except OSError:
-            return False
-        self.stack.append((folder, _spec(lines)))
-        return True
+            return
 
-    def matches(self, path: Path, is_dir: bool) -> bool:
-        for base, spec in self.stack:
-            try:
-                relative = path.relative_to(base).as_posix()
-            except ValueError:
-                continue
-            if spec.match_file(relative + ("/" if is_dir else "")):
-                return True
+        def warn(number: int, line: str, error: Exception) -> None:
+            self.warnings[f"{display_path(ignore_file)}:{number}: pattern {line!r} ignored: it {error}"] = None
+
+        strip = len(below_root) + 1 if below_root else 0
+        self.stack.append((strip, root_from_here + "/" if root_from_here else "", Patterns.from_lines(lines, on_error=warn)))
+
+    def ignore_root(self) -> bool:
+        """Whether the walk's root, or a folder between it and the top of its repository, is
+        ignored by the files above the root (git never enters such a folder)."""
+        above = [(prefix[:-1].split("/"), spec) for _, prefix, spec in reversed(self.stack) if prefix]
+        for levels_up in range(max((len(parts) for parts, _ in above), default=0) - 1, -1, -1):
+            for parts, spec in above:
+                if levels_up < len(parts):
+                    decision = spec.decision("/".join(parts[: len(parts) - levels_up]) + "/")
+                    if decision is not None:
+                        if decision:
+                            return True
+                        break
+        return False
+
+    def matches(self, below_root: str, is_dir: bool) -> bool:
+        """`below_root`: the path from the walk's root, "/" between names."""
+        suffix = "/" if is_dir else ""
+        for strip, prefix, spec in reversed(self.stack):
+            decision = spec.decision(prefix + below_root[strip:] + suffix)
+            if decision is not None:
+                return decision
         return False
 
 
@@ -78,19 +106,48 @@ def discover(
         if not root.exists() and not root.is_symlink():
             result.problems.append(Skipped(str(root), "no such file or directory"))
             continue
-        if root.is_file() or (root.is_symlink() and not root.is_dir()):
+        if not root.is_dir():
             excluded = excluder_for(root.parent)
             if force_exclude and excluded(root, False):
                 continue
+            kind = _not_regular(root)
+            if kind:
+                result.problems.append(Skipped(str(root), f"not a regular file: {kind}"))
+                continue
             _add(result, seen, root, folders)
             continue
-        ignores = _Ignores()
+        ignores = _Ignores(result.warnings)
         if respect_gitignore:
-            for parent in _repository_ancestors(root.resolve()):
-                ignores.load(parent)
+            resolved = root.resolve()
+            for parent in _repository_ancestors(resolved):
+                ignores.load(parent, root_from_here=resolved.relative_to(parent).as_posix())
+            if ignores.ignore_root():
+                result.warnings[f"{display_path(root)}: in a folder .gitignore ignores: nothing checked there (--no-respect-gitignore checks it)"] = None
+                continue
         for path, link in _walk(root, ignores, excluder_for, respect_gitignore, result):
             _add(result, seen, path, folders, link)
     return result
+
+
+def read_regular(path: Path) -> bytes:
+    """A regular file's bytes. Anything else is an OSError, without blocking: a FIFO named
+    .gitignore or pyproject.toml would hang a plain read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return handle.read()
+
+
+def _not_regular(path: Path) -> Optional[str]:
+    """What `path` (or what it links to) is, when it exists and is neither a file nor a folder."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, RuntimeError):
+        return None  # missing or a broken link: reading it says so
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
 
 
 def _repository_ancestors(folder: Path) -> List[Path]:
@@ -123,12 +180,12 @@ def _add(result: Discovery, seen: set, path: Path, folders: Dict[Path, Path], li
 
 def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Tuple[Path, bool]]:
     """Python files below `root`, each with whether it is a symbolic link."""
-    stack: List[Tuple[Path, int]] = [(root, len(ignores.stack))]
+    stack: List[Tuple[Path, str, int]] = [(root, "", len(ignores.stack))]
     while stack:
-        folder, depth = stack.pop()
+        folder, below_root, depth = stack.pop()
         del ignores.stack[depth:]
         if respect_gitignore:
-            ignores.load(folder)
+            ignores.load(folder, below_root)
         excluded = excluder_for(folder)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -139,24 +196,31 @@ def _walk(root, ignores, excluder_for, respect_gitignore, result) -> Iterator[Tu
         subfolders = []
         for entry in entries:
             path = Path(entry.path)
+            relative = f"{below_root}/{entry.name}" if below_root else entry.name
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
                 is_file = entry.is_file(follow_symlinks=True)
             except OSError:
                 continue
             link = entry.is_symlink()
-            if link and not is_file:
+            if link and not is_file and not entry.name.endswith(SUFFIXES):
                 continue  # symlinked folders are not followed: no loops, no escaping the tree
             if is_dir:
                 if entry.name in DEFAULT_EXCLUDES or (path / "pyvenv.cfg").exists():
                     continue
-                if excluded(path, True) or (respect_gitignore and ignores.matches(path, True)):
+                if excluded(path, True) or (respect_gitignore and ignores.matches(relative, True)):
                     continue
-                subfolders.append((path, level))
-            elif is_file and entry.name.endswith(SUFFIXES):
-                if excluded(path, False) or (respect_gitignore and ignores.matches(path, False)):
+                subfolders.append((path, relative, level))
+            elif entry.name.endswith(SUFFIXES):
+                if excluded(path, False) or (respect_gitignore and ignores.matches(relative, False)):
                     continue
-                yield path, link
+                if is_file:
+                    yield path, link
+                    continue
+                kind = _not_regular(path)
+                if kind:
+                    result.problems.append(Skipped(str(path), f"not a regular file: {kind}"))
+                # else a folder linked under a Python name, or a broken link (an editor's lock)
         stack.extend(reversed(subfolders))
 
 
@@ -165,7 +229,7 @@ def make_excluder(base: Path, patterns: List[str]) -> Callable[[Path, bool], boo
     Folders are resolved once each (not every file: resolving is a system call per component)."""
     if not patterns:
         return _nothing_excluded
-    spec = _spec(patterns)
+    spec = Patterns.from_lines(patterns)
     anchor = base.resolve()
     folders: Dict[Path, Optional[str]] = {}
 
@@ -197,10 +261,10 @@ def display_path(path: Path, cwd: Optional[Path] = None) -> str:
         return path.as_posix()
 
 
-GLOB_CACHE: Dict[Tuple[str, ...], pathspec.PathSpec] = {}
+GLOB_CACHE: Dict[Tuple[str, ...], Patterns] = {}
 
 
-def glob_spec(patterns: Tuple[str, ...]) -> pathspec.PathSpec:
+def glob_spec(patterns: Tuple[str, ...]) -> Patterns:
     if patterns not in GLOB_CACHE:
-        GLOB_CACHE[patterns] = _spec(list(patterns))
+        GLOB_CACHE[patterns] = Patterns.from_lines(patterns)
     return GLOB_CACHE[patterns]

@@ -432,7 +432,7 @@ def run(options: RunOptions) -> RunResult:
     )
     rules = plugins.all_rules()
     rules_id = _rules_id(rules)
-    notices: List[str] = []
+    notices: List[str] = list(found.warnings)
     internal_errors: List[str] = []
     findings: List[Finding] = []
     for problem in found.problems:

@@ -26,7 +26,7 @@ def test_one_file_does_not_import_pool_or_metadata_machinery(project, tmp_path):
     assert "libcst" in imported  # the measurement works: the file was parsed
     # The LLM stage is decided on every run, but without --llm it costs no event loop, SDK or UI.
     for heavy in ("multiprocessing", "concurrent.futures.process", "importlib.metadata", "anthropic", "asyncio", "rich", "asyncreview.llm.orchestrator",
-                  "pathspec"):  # no exclude pattern, no .gitignore: no matcher to build
+                  "pathspec"):  # a test extra only: asyncreview.wildmatch matches patterns
         assert heavy not in imported, heavy
     assert "asyncreview.llm.stage" in imported  # ... and the check above looked at the path that decides it
 
