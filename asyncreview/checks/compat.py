@@ -66,8 +66,19 @@ def _integers(node: cst.BaseExpression) -> Optional[Tuple[int, ...]]:
 
 def _syntax_screens(entries: List[Dict[str, Any]]) -> List[Prefilter]:
     """What a file must hold to hold one of these constructs (syntax.toml `screen`, `words`)."""
-    screens = sorted({(tuple(entry.get("words", ())), entry["screen"].encode()) for entry in entries})
-    return [AllOf(Words(*words), pattern) if words else pattern for words, pattern in screens]
+    screens = {(tuple(entry.get("words", ())), _patterns(entry["screen"])) for entry in entries}
+    built: List[Prefilter] = []
+    for words, patterns in sorted(screens):
+        parts = ((Words(*words),) if words else ()) + patterns
+        built.append(AllOf(*parts) if len(parts) > 1 else parts[0])
+    return built
+
+
+def _patterns(screen: Any) -> Tuple[Any, ...]:
+    """A `screen` as the patterns that must all match; a list inside is alternatives."""
+    if isinstance(screen, str):
+        return (screen.encode(),)
+    return tuple(part.encode() if isinstance(part, str) else tuple(p.encode() for p in part) for part in screen)
 
 
 _CODE = cst.Module(body=[])  # generates a node's source
