@@ -4,7 +4,8 @@ Two comparisons, both printed and written as JSON:
 
 - per construct: the `example` of every rules/compat/syntax.toml entry. ARV103's answer is the
   lowest target it stops reporting at; vermin's is the minimum version it reports for the
-  snippet (it parses with the running Python's `ast`, so it cannot read syntax newer than that);
+  snippet (it parses with the running Python's `ast`, so it cannot read syntax newer than that),
+  the lowest `feature_version` at which the running Python's `ast.parse` accepts it;
   with `--interpreters DIR` (folders holding bin/python, e.g. ~/.pyenv/versions), real CPythons
   give the ground truth: the first one that compiles the snippet.
 - per line of real files (default: the benchmark corpus, benchmarks/corpus.py): the lines where
@@ -21,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import io
 import json
@@ -115,6 +117,19 @@ def vermin_version(source: str) -> str:
     return format_version(max(versions)) if versions else "3.0"
 
 
+def ast_version(source: str) -> str:
+    """The lowest `feature_version` at which the running Python's `ast.parse` accepts `source`."""
+    for minor in range(7, sys.version_info[1] + 1):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ast.parse(source, feature_version=(3, minor))
+        except SyntaxError:
+            continue
+        return f"3.{minor}"
+    return "cannot parse"
+
+
 def cpython_version(source: str, interpreters: Sequence[Tuple[str, Path]]) -> str:
     for version, python in interpreters:
         checked = subprocess.run([str(python), "-W", "ignore", "-c", "import sys; compile(sys.stdin.read(), 'x', 'exec')"],
@@ -139,7 +154,7 @@ def compare_constructs(interpreters: Sequence[Tuple[str, Path]]) -> List[Dict[st
     for key, entry in _syntax_table().items():
         source = entry["example"] + "\n"
         rows.append({"construct": key, "pep": entry["pep"], "table": entry["added"], "arv103": arv103_version(source),
-                     "vermin": vermin_version(source), "cpython": cpython_version(source, interpreters)})
+                     "vermin": vermin_version(source), "ast": ast_version(source), "cpython": cpython_version(source, interpreters)})
     return rows
 
 
@@ -194,9 +209,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     interpreters = find_interpreters(args.interpreters)
     rows = compare_constructs(interpreters)
-    print(f"{'construct':48} {'pep':10} {'table':6} {'ARV103':7} {'vermin':13} cpython")
+    print(f"{'construct':48} {'pep':10} {'table':6} {'ARV103':7} {'vermin':13} {'ast':13} cpython")
     for row in rows:
-        print(f"{row['construct']:48} {row['pep'][:10]:10} {row['table']:6} {row['arv103']:7} {row['vermin']:13} {row['cpython']}")
+        print(f"{row['construct']:48} {row['pep'][:10]:10} {row['table']:6} {row['arv103']:7} {row['vermin']:13} {row['ast']:13} {row['cpython']}")
     agree = sum(row["arv103"] == row["table"] for row in rows)
     vermin_agree = sum(row["vermin"] == row["table"] for row in rows)
     print(f"ARV103 gives the table's version for {agree}/{len(rows)} constructs, vermin for {vermin_agree}/{len(rows)}")
