@@ -9,7 +9,8 @@ import libcst as cst
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from asyncreview.checks.compat import VersionCompat, _needs_pep701, _syntax_screens, _tables
+from asyncreview.checks.compat import VersionCompat, _syntax_screens, _tables
+from asyncreview.checks.fstrings import needs_pep701
 from asyncreview.config import parse_version
 from asyncreview.engine import admitted_rules
 from asyncreview.rule import Scanned, screen
@@ -107,7 +108,7 @@ def _fstrings(source):
 
 @pytest.mark.parametrize("source, rejected", FSTRINGS)
 def test_fstrings_are_judged_as_python_3_11_judges_them(source, rejected):
-    assert _needs_pep701(_fstrings(source + "\n")[0]) == rejected
+    assert needs_pep701(_fstrings(source + "\n")[0]) == rejected
     flagged = findings_for(source + "\n", [VersionCompat], target="3.11")
     assert [f.code for f in flagged] == (["ARV103"] if rejected else [])
 
@@ -146,7 +147,7 @@ def _parsed_fstrings(source):
 def test_the_prefilter_admits_every_fstring_the_check_reports(source):
     screens = _syntax_screens([SYNTAX["fstring-pep701"]])
     for node in _parsed_fstrings(source):
-        if _needs_pep701(node):
+        if needs_pep701(node):
             assert any(screen(part)(Scanned(source.encode())) for part in screens), source
 
 
@@ -156,7 +157,7 @@ def test_the_prefilter_admits_every_fstring_the_check_reports(source):
 def test_the_fstring_check_matches_the_running_python(source):
     outermost = _parsed_fstrings(source)[:1]
     assert outermost, source  # LibCST parses every f-string 3.12 parses
-    flagged = any(_needs_pep701(node) for node in _parsed_fstrings(source))
+    flagged = any(needs_pep701(node) for node in _parsed_fstrings(source))
     assert flagged == (not _compiles(source + "\n")), source
 
 
