@@ -560,10 +560,8 @@ class VersionCompat(Rule):
 
     # Asynchronous comprehensions inside synchronous ones (3.11). The first iterable of a
     # comprehension belongs to the scope around it; a generator expression is never awaited.
-    def _enter_comprehension(self, node: cst.BaseComp) -> None:  # type: ignore[name-defined]
-        frame = _Comprehension(node.for_in)
-        frame.asynchronous = node.for_in.asynchronous is not None
-        self.comprehensions.append(frame)
+    def _enter_comprehension(self, node: cst.BaseComp) -> None:
+        self.comprehensions.append(_Comprehension(node.for_in))  # `async for`: visit_CompFor
 
     visit_ListComp = visit_DictComp = visit_GeneratorExp = _enter_comprehension
 
