@@ -411,8 +411,8 @@ class VersionCompat(Rule):
         self.report(
             node,
             f"{entry['what'][0].upper()}{entry['what'][1:]} needs Python {entry['added']} ({entry['pep']}), but the "
-            f"project supports {format_version(self.target)} ({self._origin()}); the module will not even import "
-            f"there. Instead: {entry['alternative']}.",
+            f"project supports {format_version(self.target)} ({self._origin()}); "
+            f"{entry.get('effect', 'the module will not even import there')}. Instead: {entry['alternative']}.",
             code="ARV103",
         )
 
@@ -513,9 +513,12 @@ class VersionCompat(Rule):
             self._syntax(node.decorator, "relaxed-decorators")
 
     def visit_With(self, node: cst.With) -> None:
-        # `with (a, b):` is a tuple to every Python; an `as` inside the parentheses is not.
-        if isinstance(node.lpar, cst.LeftParen) and any(item.asname is not None for item in node.items):
+        if not isinstance(node.lpar, cst.LeftParen):
+            return
+        if any(item.asname is not None for item in node.items):
             self._syntax(node, "parenthesized-context-managers")
+        elif len(node.items) > 1 or isinstance(node.items[-1].comma, cst.Comma):
+            self._syntax(node, "parenthesized-context-managers-without-as")  # a tuple before 3.9
 
     def visit_Match(self, node: cst.Match) -> None:
         self._syntax(node, "match-statement")
