@@ -1,7 +1,7 @@
 """ARV1xx: APIs, keyword arguments and syntax that the project's supported Pythons lack.
 
-All knowledge lives in rules/compat/versions.toml; this module only knows how to find uses and
-how to recognise the guards that make a use safe."""
+All knowledge lives in rules/compat/versions.toml (APIs) and rules/compat/syntax.toml (syntax);
+this module only knows how to find uses and how to recognise the guards that make a use safe."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import libcst as cst
 
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings, Version, format_version, parse_version
+from asyncreview.checks.fstrings import needs_pep701
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Words
 
@@ -35,7 +36,9 @@ def _extend_api_versions(value: Any) -> Dict[str, Dict[str, str]]:
 
 @functools.lru_cache(maxsize=None)
 def _base_tables() -> Dict[str, Dict[str, Any]]:
-    return load_table("compat", "versions")
+    tables = load_table("compat", "versions")
+    tables["syntax"] = load_table("compat", "syntax")
+    return tables
 
 
 @functools.lru_cache(maxsize=32)
@@ -60,6 +63,35 @@ def _integers(node: cst.BaseExpression) -> Optional[Tuple[int, ...]]:
             return None
         values.append(int(element.value.value))
     return tuple(values) if len(values) >= 2 else None
+
+
+def _syntax_screens(entries: List[Dict[str, Any]]) -> List[Prefilter]:
+    """What a file must hold to hold one of these constructs (syntax.toml `screen`, `words`)."""
+    screens = {(tuple(entry.get("words", ())), _patterns(entry["screen"])) for entry in entries}
+    built: List[Prefilter] = []
+    for words, patterns in sorted(screens):
+        parts = ((Words(*words),) if words else ()) + patterns
+        built.append(AllOf(*parts) if len(parts) > 1 else parts[0])
+    return built
+
+
+def _patterns(screen: Any) -> Tuple[Any, ...]:
+    """A `screen` as the patterns that must all match; a list inside is alternatives."""
+    if isinstance(screen, str):
+        return (screen.encode(),)
+    return tuple(part.encode() if isinstance(part, str) else tuple(p.encode() for p in part) for part in screen)
+
+
+class _Comprehension:
+    """A comprehension being walked: whether it is asynchronous by itself (`async for`, `await`)
+    and the asynchronous comprehensions nested in it, which need 3.11 unless it is."""
+
+    __slots__ = ("first_for", "asynchronous", "nested_async")
+
+    def __init__(self, first_for: cst.CompFor) -> None:
+        self.first_for = first_for
+        self.asynchronous = False
+        self.nested_async: List[cst.CSTNode] = []
 
 
 class VersionCompat(Rule):
@@ -90,10 +122,7 @@ class VersionCompat(Rule):
         screens: List[Prefilter] = [Paired(mention_pairs(names))]
         if keywords:  # `loop=` in a call of a function named through the imports
             screens.append(AllOf(Words(*keywords), Paired(mention_pairs(callees))))
-        for key, keyword, pattern in (("except-star", "except", rb"except(?:\s|\\)*\*"),
-                                      ("parenthesized-context-managers", "with", rb"with(?:\s|\\)*\(")):
-            if flagged(tables["syntax"][key]):
-                screens.append(AllOf(Words(keyword), pattern))
+        screens.extend(_syntax_screens([entry for entry in tables["syntax"].values() if flagged(entry)]))
         return tuple(screens)
 
     def __init__(self, context) -> None:
@@ -109,6 +138,13 @@ class VersionCompat(Rule):
         self.lazy_annotations = False
         self.from_imported: Set[str] = set()
         self.annotation_depth = 0
+        self.new_syntax = {key: entry for key, entry in self.tables["syntax"].items() if _version(entry) > self.target}
+        self.walrus_places: Dict[int, str] = {}  # id of an unparenthesized `:=` -> where it stands
+        self.handled_syntax: Set[int] = set()  # nodes already reported under a stronger key
+        self.loop_blocks: List[str] = []  # "loop", "finally" or "scope", innermost last
+        self.comprehensions: List[Optional[_Comprehension]] = []  # None: a scope of its own
+        self.first_iterables: List[cst.CompFor] = []
+        self.fstrings_reported: List[bool] = []  # per enclosing f-string: reported already
 
     # -- guards --------------------------------------------------------------------------------
     def _version_test(self, test: cst.BaseExpression) -> Optional[Tuple[str, Version]]:
@@ -256,9 +292,6 @@ class VersionCompat(Rule):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._skip_names_of(node.name)
 
-    def visit_Param(self, node: cst.Param) -> None:
-        self._skip_names_of(node.name)
-
     def visit_Arg(self, node: cst.Arg) -> None:
         self._skip_names_of(node.keyword)
 
@@ -370,23 +403,207 @@ class VersionCompat(Rule):
                         code="ARV104",
                     )
 
-    def _syntax(self, node: cst.CSTNode, key: str, what: str) -> None:
-        entry = self.tables["syntax"][key]
-        if _version(entry) > self.target:
-            self.report(
-                node,
-                f"{what} needs Python {entry['added']}, but the project supports {format_version(self.target)} "
-                f"({self._origin()}); the module will not even import there. Instead: {entry['alternative']}.",
-                code="ARV103",
-            )
+    # -- syntax (ARV103): which construct is which key of rules/compat/syntax.toml --------------
+    def _syntax(self, node: cst.CSTNode, key: str) -> None:
+        entry = self.new_syntax.get(key)
+        if entry is None or id(node) in self.handled_syntax:
+            return
+        self.report(
+            node,
+            f"{entry['what'][0].upper()}{entry['what'][1:]} needs Python {entry['added']} ({entry['pep']}), but the "
+            f"project supports {format_version(self.target)} ({self._origin()}); "
+            f"{entry.get('effect', 'the module will not even import there')}. Instead: {entry['alternative']}.",
+            code="ARV103",
+        )
+
+    def _strongest(self, node: cst.CSTNode, *keys: str) -> None:
+        """Report the construct once, under the key that needs the newest Python."""
+        flagged = [key for key in keys if key in self.new_syntax]
+        if flagged:
+            self._syntax(node, max(flagged, key=lambda key: _version(self.new_syntax[key])))
+            self.handled_syntax.add(id(node))
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._syntax(node, self.walrus_places.pop(id(node), "assignment-expression"))
+
+    def _note_bare_walrus(self, value: cst.CSTNode, place: str) -> None:
+        if type(value) is cst.NamedExpr and not value.lpar:  # type: ignore[attr-defined]
+            self.walrus_places[id(value)] = place
+
+    def visit_Index(self, node: cst.Index) -> None:
+        if node.star is not None:
+            self._syntax(node, "unpacking-in-subscript")
+        if type(node.value) is cst.Tuple and not node.value.lpar:  # type: ignore[attr-defined]
+            for element in node.value.elements:  # type: ignore[attr-defined]
+                self._note_bare_walrus(element.value, "unparenthesized-assignment-expression-in-index")
+        self._note_bare_walrus(node.value, "unparenthesized-assignment-expression-in-index")
+
+    def visit_Set(self, node: cst.Set) -> None:
+        for element in node.elements:
+            self._note_bare_walrus(element.value, "unparenthesized-assignment-expression-in-set")
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._note_bare_walrus(node.elt, "unparenthesized-assignment-expression-in-set")
+        self._enter_comprehension(node)
+
+    def visit_Parameters(self, node: cst.Parameters) -> None:
+        if isinstance(node.posonly_ind, cst.ParamSlash):
+            self._syntax(node.posonly_ind, "positional-only-parameters")
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._skip_names_of(node.name)
+        if node.annotation is not None and type(node.annotation.annotation) is cst.StarredElement:
+            self._syntax(node.annotation, "unpacked-star-annotation")
+
+    def _bare_starred_tuple(self, value: Optional[cst.BaseExpression]) -> bool:
+        return (type(value) is cst.Tuple and not value.lpar  # type: ignore[union-attr]
+                and any(type(element) is cst.StarredElement for element in value.elements))  # type: ignore[union-attr]
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self._bare_starred_tuple(node.value):
+            self._syntax(node, "unparenthesized-unpacking-in-return-yield")
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if self._bare_starred_tuple(node.value):  # type: ignore[arg-type]
+            self._syntax(node, "unparenthesized-unpacking-in-return-yield")
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if type(node.value) is cst.Tuple and not node.value.lpar:  # type: ignore[union-attr]
+            self._syntax(node.value, "unparenthesized-tuple-in-annotated-assignment")
+
+    def visit_For(self, node: cst.For) -> None:
+        if self._bare_starred_tuple(node.iter):
+            self._syntax(node.iter, "unpacking-in-for-iterable")
+
+    # `continue` directly in a `finally` block: the innermost loop or function decides.
+    def _enter_block(self, kind: str) -> None:
+        self.loop_blocks.append(kind)
+
+    def _leave_block(self, node: cst.CSTNode) -> None:
+        self.loop_blocks.pop()
+
+    def visit_For_body(self, node: cst.For) -> None:
+        self._enter_block("loop")
+
+    def visit_While_body(self, node: cst.While) -> None:
+        self._enter_block("loop")
+
+    def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        self._enter_block("scope")
+
+    def visit_ClassDef_body(self, node: cst.ClassDef) -> None:
+        self._enter_block("scope")
+
+    def visit_Finally(self, node: cst.Finally) -> None:
+        self._enter_block("finally")
+
+    leave_For_body = leave_While_body = leave_FunctionDef_body = leave_ClassDef_body = leave_Finally = _leave_block
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        if self.loop_blocks and self.loop_blocks[-1] == "finally":
+            self._syntax(node, "continue-in-finally")
+
+    def visit_Decorator(self, node: cst.Decorator) -> None:
+        decorator = node.decorator
+        if type(decorator) is cst.Call and not decorator.lpar:  # type: ignore[attr-defined]
+            decorator = decorator.func  # type: ignore[attr-defined]
+        while type(decorator) is cst.Attribute and not decorator.lpar:  # type: ignore[attr-defined]
+            decorator = decorator.value  # type: ignore[attr-defined]
+        if type(decorator) is not cst.Name or decorator.lpar:  # type: ignore[attr-defined]
+            self._syntax(node.decorator, "relaxed-decorators")
+
+    def visit_With(self, node: cst.With) -> None:
+        if not isinstance(node.lpar, cst.LeftParen):
+            return
+        if any(item.asname is not None for item in node.items):
+            self._syntax(node, "parenthesized-context-managers")
+        elif len(node.items) > 1 or isinstance(node.items[-1].comma, cst.Comma):
+            self._syntax(node, "parenthesized-context-managers-without-as")  # a tuple before 3.9
+
+    def visit_Match(self, node: cst.Match) -> None:
+        self._syntax(node, "match-statement")
 
     def visit_TryStar(self, node: cst.TryStar) -> None:
         if node.handlers:
-            self._syntax(node.handlers[0], "except-star", "`except*`")
+            self._syntax(node.handlers[0], "except-star")
 
-    def visit_With(self, node: cst.With) -> None:
-        if isinstance(node.lpar, cst.LeftParen):
-            self._syntax(node, "parenthesized-context-managers", "a parenthesized group of context managers")
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if type(node.type) is cst.Tuple and not node.type.lpar:  # type: ignore[union-attr]
+            self._syntax(node.type, "except-without-parentheses")
+
+    visit_ExceptStarHandler = visit_ExceptHandler
+
+    def visit_TypeAlias(self, node: cst.TypeAlias) -> None:
+        parameters = node.type_parameters
+        defaults = parameters is not None and any(param.default is not None for param in parameters.params)
+        self._strongest(node, "type-alias-statement", *(["type-parameter-defaults"] if defaults else []))
+        if parameters is not None:
+            self.handled_syntax.add(id(parameters))
+
+    def visit_TypeParameters(self, node: cst.TypeParameters) -> None:
+        defaults = any(param.default is not None for param in node.params)
+        self._strongest(node, "type-parameters", *(["type-parameter-defaults"] if defaults else []))
+
+    def visit_TemplatedString(self, node: cst.CSTNode) -> None:
+        self._syntax(node, "template-strings")
+
+    def visit_FormattedStringExpression(self, node: cst.FormattedStringExpression) -> None:
+        if isinstance(node.equal, cst.AssignEqual):
+            self._syntax(node, "fstring-self-documenting")
+
+    def visit_FormattedString(self, node: cst.FormattedString) -> None:
+        reported = bool(self.fstrings_reported) and self.fstrings_reported[-1]
+        if not reported and "fstring-pep701" in self.new_syntax and needs_pep701(node):
+            self._syntax(node, "fstring-pep701")
+            reported = True
+        self.fstrings_reported.append(reported)
+
+    def leave_FormattedString(self, node: cst.FormattedString) -> None:
+        self.fstrings_reported.pop()
+
+    # Asynchronous comprehensions inside synchronous ones (3.11). The first iterable of a
+    # comprehension belongs to the scope around it; a generator expression is never awaited.
+    def _enter_comprehension(self, node: cst.BaseComp) -> None:
+        self.comprehensions.append(_Comprehension(node.for_in))  # `async for`: visit_CompFor
+
+    visit_ListComp = visit_DictComp = visit_GeneratorExp = _enter_comprehension
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        frame = self.comprehensions[-1] if self.comprehensions else None
+        if frame is not None and node.asynchronous is not None:
+            frame.asynchronous = True
+
+    def visit_CompFor_iter(self, node: cst.CompFor) -> None:
+        frame = self.comprehensions[-1] if self.comprehensions else None
+        if frame is not None and frame.first_for is node:
+            self.first_iterables.append(node)
+            self.comprehensions.append(self.comprehensions[-2] if len(self.comprehensions) > 1 else None)
+
+    def leave_CompFor_iter(self, node: cst.CompFor) -> None:
+        if self.first_iterables and self.first_iterables[-1] is node:
+            self.first_iterables.pop()
+            self.comprehensions.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.comprehensions.append(None)
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self.comprehensions.pop()
+
+    def visit_Await(self, node: cst.Await) -> None:
+        if self.comprehensions and self.comprehensions[-1] is not None:
+            self.comprehensions[-1].asynchronous = True
+
+    def _leave_comprehension(self, node: cst.CSTNode) -> None:
+        frame = self.comprehensions.pop()
+        assert frame is not None
+        if not frame.asynchronous:
+            for inner in frame.nested_async:
+                self._syntax(inner, "async-comprehension-in-comprehension")
+        elif type(node) is not cst.GeneratorExp and self.comprehensions and self.comprehensions[-1] is not None:
+            self.comprehensions[-1].nested_async.append(node)
+
+    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comprehension
 
 
 RULES = [VersionCompat]
