@@ -129,14 +129,29 @@ def discover(
     return result
 
 
-def read_regular(path: Path) -> bytes:
-    """A regular file's bytes. Anything else is an OSError, without blocking: a FIFO named
-    .gitignore or pyproject.toml would hang a plain read."""
+class FileTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def read_regular(path: Path, limit: Optional[int] = None) -> bytes:
+    """A regular file's bytes, never more than `limit` (else FileTooLarge). Anything else is an
+    OSError, without blocking: a FIFO named .gitignore, pyproject.toml or *.py would hang a plain
+    read. A file that grows (or vanishes) after discovery is handled like any other."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with open(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
-        return handle.read()
+        if limit is None:
+            return handle.read()
+        if info.st_size > limit:
+            raise FileTooLarge(info.st_size)
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(len(data))
+    return data
 
 
 def _not_regular(path: Path) -> Optional[str]:

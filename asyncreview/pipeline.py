@@ -3,11 +3,9 @@ in a process pool, join project-wide facts, and apply suppressions."""
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import math
 import os
-import stat
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -121,28 +119,6 @@ class _Configs:
             patterns = list(config.get("exclude", [])) + list(config.get("extend-exclude", []))
             self.excluders[key] = discovery.make_excluder(config.root, patterns)
         return self.excluders[key]
-
-
-class _TooLarge(Exception):
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size
-
-
-def _read_source(path: Path, limit: int) -> bytes:
-    """A regular file's bytes, never more than `limit`: a FIFO or device named *.py must not block
-    the run, and a file that grows (or vanishes) after discovery is handled like any other."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with open(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        if info.st_size > limit:
-            raise _TooLarge(info.st_size)
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise _TooLarge(len(data))
-    return data
 
 
 def _cache_key(data: bytes, settings: Settings, rules_id: str) -> str:
@@ -475,8 +451,8 @@ def run(options: RunOptions) -> RunResult:
                 shown, path, config, settings = entries[index]
                 limit = options.max_file_size or config.get("max-file-size") or DEFAULT_MAX_FILE_SIZE
                 try:
-                    data = _read_source(path, limit)
-                except _TooLarge as error:
+                    data = discovery.read_regular(path, limit)
+                except discovery.FileTooLarge as error:
                     message = f"skipped: too large ({error.size} bytes; max-file-size is {limit})"
                     results[index] = FileResult(findings=[diagnostic("ARV004", message)])
                     continue
