@@ -31,7 +31,11 @@ def llm_table(paths: List[Path], config_file: Optional[Path]) -> Dict[str, Any]:
     options = {}
     for rule in plugins.all_rules():
         options.update(rule.options)
-    return read_pyproject(path, options).get("llm") or {}
+    config = read_pyproject(path, options)
+    table = dict(config.get("llm") or {})
+    if config.get("llm-may-hide") is not None:  # [tool.asyncreview] llm-may-hide; the llm table's wins
+        table.setdefault("llm-may-hide", config.get("llm-may-hide"))
+    return table
 
 
 def summary_line(stats, batch: bool) -> str:
@@ -136,7 +140,7 @@ def run_stage(
     for finding, job in zip(findings, jobs):
         review = reviews.get(job.key)
         if review is not None:
-            apply_review(finding, review)
+            apply_review(finding, review, settings)
     print(f"asyncreview: {summary_line(llm.stats, batch)}", file=err)
     if llm.warning:
         notices.append(redact(f"LLM review: {llm.warning}", key))
@@ -150,10 +154,15 @@ def run_stage(
     return notices
 
 
-def apply_review(finding, review) -> None:
+def apply_review(finding, review, settings: LLMSettings) -> None:
     """A confirmed finding takes the reviewer's grade (validated: at most one step from the
-    rule's), so sorting, --fail-on and every format agree; the rule's own grade is kept."""
+    rule's), so sorting, --fail-on and every format agree; the rule's own grade is kept. A
+    refutation of a finding above `llm-may-hide` is marked disputed: it stays in the report and
+    the exit code, so no model answer (nor a comment that talked the model into one) hides a
+    real bug. Applied on every run, so cached reviews follow the current setting."""
     finding.review = dict(review)
+    if review.get("verdict") == "false_positive" and not settings.may_hide(finding.severity.value):
+        finding.review["disputed"] = True
     if review.get("verdict") == "confirmed" and review.get("severity") != finding.severity.value:
         from asyncreview.finding import Severity
 
