@@ -45,6 +45,7 @@ def summary_line(stats, batch: bool) -> str:
         f"{stats.requests} request{'s' if stats.requests != 1 else ''}, {stats.cache_hits} cache hit{'s' if stats.cache_hits != 1 else ''}, "
         f"{stats.input_tokens + stats.cache_read_tokens + stats.cache_write_tokens} input / {stats.output_tokens} output tokens, "
         f"~${stats.cost_usd:.4f}"
+        + (f", {stats.abandoned} timed out (cost estimated)" if stats.abandoned else "")
     )
 
 
@@ -147,10 +148,11 @@ def run_stage(
     elif llm.stats.failed or llm.stats.rejected:
         parts = []
         if llm.stats.failed:
-            parts.append(f"{llm.stats.failed} finding(s) could not be reviewed and keep their local result")
+            last = f" (last error: {llm.last_error})" if llm.last_error else ""
+            parts.append(f"{llm.stats.failed} finding(s) could not be reviewed{last} and keep their local result")
         if llm.stats.rejected:
             parts.append(f"{llm.stats.rejected} answer(s) were not a valid review and count as uncertain")
-        notices.append("LLM review: " + "; ".join(parts))
+        notices.append(redact("LLM review: " + "; ".join(parts), key))
     return notices
 
 
