@@ -429,6 +429,10 @@ class Orchestrator:
                 except self.anthropic.APIError as error:
                     self.reserved_cost -= cost
                     failure = error
+                except asyncio.CancelledError:  # the run itself is ending: so does the request
+                    request.cancel()
+                    self.reserved_cost -= cost
+                    raise
                 else:
                     self.reserved_cost -= cost
                     self.consecutive_failures = 0
