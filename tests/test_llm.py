@@ -178,6 +178,14 @@ def test_429s_with_retry_after_are_flow_control_not_an_outage(fake, monkeypatch,
     assert llm.limiter.penalty > 0, "and slow the requests down"
 
 
+def test_endless_flow_control_still_ends_the_stage(fake, monkeypatch, project):
+    fake.always = {"kind": "status", "status": 429, "headers": {"retry-after": "10"}}
+    llm, found, arrivals = review_in_process(fake, monkeypatch, project, 30)
+    assert found == [None] * 30 and "kept asking to wait" in llm.warning and "HTTP 429" in llm.warning
+    assert fake.message_requests < 40  # a minute of waiting on the fake clock, not 4 tries x 30
+    assert arrivals[-1] <= 60 + 2 * 12  # the last request went out within the minute (and its pause)
+
+
 def test_429s_and_transient_errors_are_absorbed(llm, fake, project):
     write_project(project, 5, llm="max-concurrency = 1")
     fake.script = [

@@ -142,7 +142,7 @@ def test_a_429_with_retry_after_pauses_everyone_and_halves_the_rate_once_per_pau
     for _ in range(20):
         clock.now = limiter.paused_until
         limiter.slow_down(1.0)
-    assert limiter.penalty == RateLimiter.MAX_PENALTY  # never slower than one per 4 s
+    assert limiter.penalty == RateLimiter.MAX_PENALTY  # never slower than one a second
     for _ in range(40):
         limiter.recover()
     assert limiter.penalty == 0.0  # successes win the rate back

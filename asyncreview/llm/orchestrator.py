@@ -158,10 +158,10 @@ class RateLimiter:
     """Requests are spaced evenly (no burst: a configured 60/min means one a second); input and
     output tokens come out of per-minute buckets. The API's headers lower the limits and pause
     everyone when a quota is exhausted; retry-after pauses everyone too and slows requests down
-    (halving their rate, at most to one per MAX_PENALTY seconds) until successes win it back."""
+    (halving their rate, down to one per MAX_PENALTY seconds) until successes win it back."""
 
     FIRST_PENALTY = 0.25  # seconds between requests after the first 429 of an unlimited run
-    MAX_PENALTY = 4.0
+    MAX_PENALTY = 1.0
 
     def __init__(self, settings: LLMSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -302,6 +302,7 @@ class Orchestrator:
         self.limiter = RateLimiter(settings, clock)
         self.sleep = sleep
         self.consecutive_failures = 0
+        self.throttled_since: Optional[float] = None  # first 429/529 since the last success
         self.last_error = ""
         self.reserved_cost = 0.0
         self._inflight: Dict[str, "asyncio.Future[Optional[Dict[str, Any]]]"] = {}
@@ -436,6 +437,7 @@ class Orchestrator:
                 else:
                     self.reserved_cost -= cost
                     self.consecutive_failures = 0
+                    self.throttled_since = None
                     self.limiter.recover()
                     return result
             finally:
@@ -456,6 +458,12 @@ class Orchestrator:
                         f"the LLM API failed {self.consecutive_failures} times in a row (last: {what}); "
                         "stopped reviewing, unreviewed findings keep their local result"
                     )
+                    raise Stopped()
+            if kind == "flow":  # flow control has no breaker, but an endless one is an outage
+                now = self.limiter.clock()
+                self.throttled_since = now if self.throttled_since is None else self.throttled_since
+                if now - self.throttled_since > self.max_retry_after:
+                    self.stop(f"the API kept asking to wait for {now - self.throttled_since:.0f}s without one answer (last: {what}); stopped reviewing")
                     raise Stopped()
             if wait_hint is not None:
                 if wait_hint > self.max_retry_after:
