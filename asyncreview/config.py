@@ -221,6 +221,12 @@ def _llm_table(value: Any) -> Dict[str, Any]:
     return validate_table(value)
 
 
+def _may_hide(value: Any) -> str:
+    from asyncreview.llm.settings import may_hide_level
+
+    return may_hide_level(value)
+
+
 CORE_OPTIONS: Dict[str, OptionValidator] = {
     "select": _string_list,
     "extend-select": _string_list,
@@ -232,6 +238,7 @@ CORE_OPTIONS: Dict[str, OptionValidator] = {
     "fail-on": _severity,
     "max-file-size": byte_count,
     "llm": _llm_table,
+    "llm-may-hide": _may_hide,  # also accepted inside the llm table
 }
 
 

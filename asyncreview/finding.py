@@ -48,6 +48,13 @@ class Finding:
     # Line of the statement that holds the finding: a `# noqa` there covers the whole statement.
     statement_line: int = field(default=0, repr=False, compare=False)
 
+    @property
+    def hidden_by_review(self) -> bool:
+        """Refuted by the LLM reviewer at a severity `llm-may-hide` lets it hide: left out of the
+        report and the exit code unless --show-refuted. A disputed refutation hides nothing."""
+        review = self.review
+        return bool(review and review.get("verdict") == "false_positive" and not review.get("disputed"))
+
     def sort_key(self):
         return (-self.severity.rank, self.path, self.line, self.column, self.code)
 

@@ -216,7 +216,7 @@ def post_review(findings: List[Finding], docs: Dict[str, Any], env: Optional[Dic
 
 def post_from_cli(result, docs: Dict[str, Any], show_refuted: bool = False) -> bool:
     findings = [
-        f for f in result.findings if show_refuted or not (f.review and f.review.get("verdict") == "false_positive")
+        f for f in result.findings if show_refuted or not f.hidden_by_review
     ]
     try:
         message = post_review(findings, docs)

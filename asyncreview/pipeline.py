@@ -722,12 +722,13 @@ def _suppress(findings: List[Finding], by_path: Dict[str, FileResult], entries) 
 
 def exit_code(result: RunResult, exit_zero: bool = False, show_refuted: bool = False) -> int:
     """2 after an internal error, even with --exit-zero (as ruff): CI must tell a crash from a
-    finding. Findings the LLM reviewer refuted do not fail the run unless --show-refuted."""
+    finding. Findings the LLM reviewer refuted (at or below llm-may-hide) do not fail the run
+    unless --show-refuted; a disputed refutation still does."""
     if result.internal_errors:
         return 2
     if exit_zero:
         return 0
-    counted = [f for f in result.findings if show_refuted or not (f.review and f.review.get("verdict") == "false_positive")]
+    counted = [f for f in result.findings if show_refuted or not f.hidden_by_review]
     return 1 if any(f.severity.rank >= result.threshold.rank for f in counted) else 0
 
 

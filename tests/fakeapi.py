@@ -1,5 +1,6 @@
 """A fake Anthropic API on 127.0.0.1 for the real `anthropic` SDK: the Messages API (forced tool
-calls) and the Message Batches API, with scripted failures (429 + retry-after, 500, 529,
+calls) and the Message Batches API, with scripted failures (any status with the API's error body
+and an optional message, 429 + retry-after, 500, 529,
 dropped connections, resets mid-body, replies that never come, bodies that are not JSON, a tool
 call under another name, oversized answers, malformed tool input), latency and rate-limit headers.
 
@@ -18,6 +19,17 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional
+
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
 
 
 def finding_document(body: Dict[str, Any]) -> Dict[str, Any]:
@@ -66,6 +78,7 @@ class FakeAnthropic:
         self.in_flight = 0
         self.max_in_flight = 0
         self.arrivals: List[float] = []
+        self.clock: Callable[[], float] = time.monotonic  # what `arrivals` are read from
         self.bodies: List[Dict[str, Any]] = []
         self.raw_requests: List[bytes] = []
         self.api_keys: set = set()
@@ -162,6 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any, headers: Optional[Dict[str, str]] = None, content_type: str = "application/json") -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self._leave()  # before the reply goes out: the client may send its next request at once
         self.send_response(status)
         self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
@@ -169,6 +183,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _leave(self) -> None:
+        """This request stops counting as in flight (once)."""
+        if getattr(self, "counted", False):
+            self.counted = False
+            with self.server_fake.lock:
+                self.server_fake.in_flight -= 1
 
     def _body(self) -> bytes:
         length = int(self.headers.get("content-length") or 0)
@@ -224,9 +245,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _messages(self, raw: bytes) -> None:
         fake = self.server_fake
         with fake.lock:
+            self.counted = True
             fake.in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-            fake.arrivals.append(time.monotonic())
+            fake.arrivals.append(fake.clock())
             fake.raw_requests.append(raw)
             action = fake.script.pop(0) if fake.script else fake.always
         try:
@@ -239,8 +261,8 @@ class _Handler(BaseHTTPRequestHandler):
             kind = (action or {}).get("kind")
             if kind == "status":
                 status = action["status"]
-                names = {429: "rate_limit_error", 529: "overloaded_error"}
-                error = {"type": "error", "error": {"type": names.get(status, "api_error"), "message": f"fake {status}"}}
+                message = action.get("message", f"fake {status}")
+                error = {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message}}
                 return self._send(status, error, action.get("headers"))
             if kind == "drop":
                 self.close_connection = True
@@ -263,6 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
                     if block["type"] == "tool_use":
                         block["input"] = dict(block["input"], explanation="x" * action.get("size", 2_000_000))
             if kind == "reset":  # headers and half the body, then a TCP reset
+                self._leave()
                 data = json.dumps(message).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
@@ -278,5 +301,4 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, b'{"id": "msg_1", "type": "message", "content": [{"type": "tool_u', headers)
             self._send(200, message, headers)
         finally:
-            with fake.lock:
-                fake.in_flight -= 1
+            self._leave()

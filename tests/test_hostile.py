@@ -2,7 +2,6 @@
 goes on, and the findings in the good file beside them do not change."""
 
 import os
-import time
 
 import pytest
 
@@ -71,9 +70,8 @@ def test_deep_nesting_variants_get_one_diagnostic_each(cli, project):
     expected_good = _baseline(cli, project)
     for name, text in {**DEEP, **MODERATE}.items():
         project.write(f"{name}.py", text)
-    started = time.monotonic()
+    # A hang fails on the cli fixture's subprocess timeout: no wall-clock assertion here.
     result = cli("--format", "json", "--no-cache", "--target-version", "3.10", ".", cwd=project.root)
-    elapsed = time.monotonic() - started
     assert "Traceback" not in result.err
     by_path = _codes_by_path(result)
     for name in DEEP:
@@ -83,7 +81,6 @@ def test_deep_nesting_variants_get_one_diagnostic_each(cli, project):
     messages = {f["path"]: f["message"] for f in result.json()["findings"]}
     assert "nested too deeply" in messages["plus_continued.py"]
     assert _good_findings(result) == expected_good
-    assert elapsed < 60, f"{len(DEEP) + len(MODERATE)} files took {elapsed:.0f} s"
 
 
 def test_form_feeds_and_tabs(cli, project):

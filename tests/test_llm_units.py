@@ -1,6 +1,7 @@
 """The LLM stage's pure parts: output validation, config validation, the rate limiter's
 arithmetic and header re-seeding, and the request's cache key."""
 
+import asyncio
 import datetime
 
 import pytest
@@ -12,10 +13,11 @@ from asyncreview.llm.settings import LLMSettings, validate_table
 from asyncreview.llm.validate import checked_review, validate_review
 
 GOOD = {"verdict": "confirmed", "severity": "WARNING", "explanation": " why ", "suggested_fix": "use asyncio.to_thread on line 12"}
+SHOWN = frozenset(range(10, 21))
 
 
 def test_a_good_review_passes_trimmed():
-    review, accepted = checked_review(GOOD, "WARNING", (10, 20))
+    review, accepted = checked_review(GOOD, "WARNING", SHOWN)
     assert accepted and review == dict(GOOD, explanation="why")
 
 
@@ -28,24 +30,44 @@ def test_a_good_review_passes_trimmed():
         {"severity": ["WARNING"]},
         {"explanation": 42},
         {"suggested_fix": {"line": 3}},
-        {"suggested_fix": "replace line 9"},
-        {"suggested_fix": "see lines 18-25"},
     ],
 )
 def test_bad_fields_mean_uncertain(change):
-    review, accepted = checked_review(dict(GOOD, **change), "WARNING", (10, 20))
+    review, accepted = checked_review(dict(GOOD, **change), "WARNING", SHOWN)
     assert review["verdict"] == "uncertain" and review["severity"] == "WARNING" and not accepted
+    assert review["explanation"].startswith("the reviewer")  # the reason, for the report and the cache
+
+
+@pytest.mark.parametrize("fix, line", [("replace line 9", 9), ("see lines 18-25", 25), ("lines 15 to 12", 12)])
+def test_a_fix_citing_an_unshown_line_is_dropped_and_the_verdict_kept(fix, line):
+    refuted = dict(GOOD, verdict="false_positive", suggested_fix=fix)
+    review, accepted = checked_review(refuted, "WARNING", SHOWN)
+    assert accepted and review["verdict"] == "false_positive" and review["suggested_fix"] == ""
+    assert review["explanation"] == f"why [suggested fix dropped: it refers to line {line}, which the request did not show]"
+
+
+def test_a_fix_may_cite_the_imports_and_the_helper_lines_the_request_showed(tmp_path):
+    source = "import time\nimport os\n\nasync def f():\n    load()\n"
+    snippet = "    load()\n# helpers.py:42 (in load):\ntime.sleep(1)"
+    job = build_job(_finding(tmp_path, source, snippet, line=5), None, LLMSettings(), "3.9")
+    assert job.shown_lines == {1, 2, 4, 5, 42}
+    document = job.params["messages"][0]["content"]
+    assert "    1  import time" in document  # numbered, as the code is: the model can cite them
+    for fix in ("add `import asyncio` after line 2", "make load async (helpers.py line 42)", "line 5: await it"):
+        review, accepted = checked_review(dict(GOOD, suggested_fix=fix), "WARNING", job.shown_lines)
+        assert accepted and review["suggested_fix"] == fix
+    assert checked_review(dict(GOOD, suggested_fix="edit line 3"), "WARNING", job.shown_lines)[0]["suggested_fix"] == ""
 
 
 @pytest.mark.parametrize("default, given, ok", [("CRITICAL", "WARNING", True), ("CRITICAL", "SUGGESTION", False), ("SUGGESTION", "CRITICAL", False), ("WARNING", "critical", True)])
 def test_severity_moves_at_most_one_step(default, given, ok):
-    review = validate_review(dict(GOOD, severity=given, suggested_fix=""), default, (1, 5))
+    review = validate_review(dict(GOOD, severity=given, suggested_fix=""), default, SHOWN)
     assert (review["verdict"] == "confirmed") is ok
 
 
 @pytest.mark.parametrize("raw", [None, "text", 3, [], {}])
 def test_non_records_are_uncertain(raw):
-    assert validate_review(raw, "WARNING", (1, 2))["verdict"] == "uncertain"
+    assert validate_review(raw, "WARNING", SHOWN)["verdict"] == "uncertain"
 
 
 def test_llm_table_validation():
@@ -72,6 +94,58 @@ def test_requests_are_spaced_evenly():
     assert limiter.delay(0, 0) == pytest.approx(1.0)
     clock.now += 1.0
     assert limiter.delay(0, 0) == 0
+
+
+def _granted(limiter, clock, count):
+    """The clock readings at which `count` concurrent requests got their slot; naps advance the
+    fake clock instead of sleeping."""
+
+    async def nap(seconds):
+        clock.now += seconds
+        return True
+
+    granted = []
+
+    async def request():
+        assert await limiter.acquire(100, 10, nap)
+        granted.append(clock.now)
+
+    async def main():
+        await asyncio.gather(*(request() for _ in range(count)))
+
+    asyncio.run(main())
+    return granted
+
+
+def test_sixty_requests_per_minute_means_one_a_second():
+    clock = Clock()
+    limiter = RateLimiter(LLMSettings(requests_per_minute=60), clock)
+    assert _granted(limiter, clock, 4) == [100.0, 101.0, 102.0, 103.0]  # no burst, no drift
+
+
+def test_without_a_limit_requests_are_not_spaced():
+    clock = Clock()
+    assert _granted(RateLimiter(LLMSettings(), clock), clock, 4) == [100.0] * 4
+
+
+def test_a_429_with_retry_after_pauses_everyone_and_halves_the_rate_once_per_pause():
+    clock = Clock()
+    limiter = RateLimiter(LLMSettings(), clock)
+    limiter.slow_down(1.0)
+    limiter.slow_down(1.0)  # another request that was in flight answers 429 too: one slowdown
+    assert limiter.penalty == RateLimiter.FIRST_PENALTY
+    assert limiter.delay(0, 0) == pytest.approx(1.0)
+    clock.now += 1.0
+    assert _granted(limiter, clock, 3) == [101.0, 101.25, 101.5]
+    limiter.slow_down(2.0)
+    assert limiter.penalty == 2 * RateLimiter.FIRST_PENALTY
+    for _ in range(20):
+        clock.now = limiter.paused_until
+        limiter.slow_down(1.0)
+    assert limiter.penalty == RateLimiter.MAX_PENALTY  # never slower than one a second
+    for _ in range(40):
+        limiter.recover()
+    assert limiter.penalty == 0.0  # successes win the rate back
 
 
 def test_token_buckets_refill_per_minute():
@@ -109,17 +183,17 @@ def test_prices_match_the_longest_prefix():
     assert prices("someone-elses-model") == prices("unknown")
 
 
-def _finding(tmp_path, code_text, snippet="    time.sleep(1)"):
+def _finding(tmp_path, code_text, snippet="    time.sleep(1)", line=4):
     path = tmp_path / "m.py"
     path.write_text(code_text)
-    return Finding(str(path), 4, 5, 4, 18, "ARV201", Severity.CRITICAL, "blocking call", snippet)
+    return Finding(str(path), line, 5, line, 18, "ARV201", Severity.CRITICAL, "blocking call", snippet)
 
 
 def test_cache_key_follows_content_model_and_parameters(tmp_path):
     source = "import time\n\nasync def f():\n    time.sleep(1)\n"
     finding = _finding(tmp_path, source)
     base = build_job(finding, None, LLMSettings(), "3.9")
-    assert base.lines == (3, 4)
+    assert base.shown_lines == {1, 3, 4}  # the import and the function
     assert "import time" in base.params["messages"][0]["content"]
     assert build_job(finding, None, LLMSettings(), "3.9").key == base.key
     assert build_job(finding, None, LLMSettings(model="claude-haiku-4-5"), "3.9").key != base.key

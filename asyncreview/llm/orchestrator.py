@@ -48,7 +48,8 @@ class Stats:
     cache_hits: int = 0
     reviewed: int = 0
     failed: int = 0
-    rejected: int = 0  # answers that were not a valid review: recorded as uncertain
+    rejected: int = 0  # answers that were not a valid review: recorded (and cached) as uncertain
+    abandoned: int = 0  # requests that timed out: their estimated cost is counted as spent
     shared: int = 0  # findings answered by an identical request
     input_tokens: int = 0
     output_tokens: int = 0
@@ -156,7 +157,11 @@ def retry_after(headers: Any) -> Optional[float]:
 class RateLimiter:
     """Requests are spaced evenly (no burst: a configured 60/min means one a second); input and
     output tokens come out of per-minute buckets. The API's headers lower the limits and pause
-    everyone when a quota is exhausted; retry-after pauses everyone too."""
+    everyone when a quota is exhausted; retry-after pauses everyone too and slows requests down
+    (halving their rate, down to one per MAX_PENALTY seconds) until successes win it back."""
+
+    FIRST_PENALTY = 0.25  # seconds between requests after the first 429 of an unlimited run
+    MAX_PENALTY = 1.0
 
     def __init__(self, settings: LLMSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -164,12 +169,24 @@ class RateLimiter:
         self.interval = self.configured_interval
         self.next_slot = clock()
         self.paused_until = 0.0
+        self.penalty = 0.0  # the spacing that 429/529s with retry-after imposed
         self.input = _Bucket(settings.input_tokens_per_minute, clock)
         self.output = _Bucket(settings.output_tokens_per_minute, clock)
         self.lock: Optional[asyncio.Lock] = None
 
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    def slow_down(self, retry_after: float) -> None:
+        """Flow control, not an outage: once per pause (requests already in flight answer 429
+        too), the spacing doubles."""
+        if self.clock() >= self.paused_until:
+            self.penalty = min(self.MAX_PENALTY, max(self.FIRST_PENALTY, 2 * self.penalty, 2 * self.interval))
+        self.pause(retry_after)
+
+    def recover(self) -> None:
+        """A success gives back a little of the rate a 429 took."""
+        self.penalty = self.penalty * 0.8 if self.penalty * 0.8 >= self.FIRST_PENALTY / 4 else 0.0
 
     def delay(self, input_tokens: float, output_tokens: float) -> float:
         now = self.clock()
@@ -193,7 +210,7 @@ class RateLimiter:
                 if not await nap(wait):
                     return False
             now = self.clock()
-            self.next_slot = max(now, self.next_slot) + self.interval
+            self.next_slot = max(now, self.next_slot) + max(self.interval, self.penalty)
             self.input.take(input_tokens)
             self.output.take(output_tokens)
             return True
@@ -228,6 +245,28 @@ class Stopped(Exception):
     pass
 
 
+# How the stage treats a failed request. flow: the API's flow control (429/529 with retry-after):
+# slow down and retry, never counted toward the circuit breaker. transient (5xx, 408, timeouts,
+# connection errors): retried with backoff, and enough of them in a row trip the breaker.
+# fatal (FATAL_STATUSES): the next request would fail the same way (bad request, key, permission,
+# model, size): the stage ends at once with the API's message. failed: this request only.
+ERROR_KINDS = ("flow", "transient", "fatal", "failed")
+FLOW_CONTROL_STATUSES = frozenset({429, 529})
+FATAL_STATUSES = frozenset({400, 401, 403, 404, 413})
+
+
+def api_message(error: Any) -> str:
+    """`HTTP 404 not_found_error: model: claude-x`, from the API's error body, on one line."""
+    body = getattr(error, "body", None)
+    detail = body.get("error") if isinstance(body, dict) else None
+    kind = detail.get("type") if isinstance(detail, dict) else None
+    message = detail.get("message") if isinstance(detail, dict) else getattr(error, "message", "")
+    text = "".join(char if char.isprintable() else " " for char in f"{kind or ''}: {message or ''}")
+    text = " ".join(text.split()).strip(": ")
+    status = getattr(error, "status_code", "?")
+    return f"HTTP {status}" + (f" {text[:300]}" if text else "")
+
+
 class Orchestrator:
     """`async with Orchestrator(settings, cache) as llm: reviews = await llm.review_all(jobs)`."""
 
@@ -243,7 +282,11 @@ class Orchestrator:
         backoff_cap: float = 8.0,
         max_retry_after: float = 60.0,
         log: Optional[Callable[[str], None]] = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Optional[Callable[[float], Awaitable[None]]] = None,
     ) -> None:
+        """`clock` and `sleep` drive the limiter and every wait (tests pass a fake clock whose
+        sleep advances it); by default, real time."""
         self.settings = settings
         self.cache = cache
         self.progress = progress
@@ -256,11 +299,14 @@ class Orchestrator:
         self.log = log
         self.stats = Stats(price=prices(settings.model))
         self.warning: Optional[str] = None
-        self.limiter = RateLimiter(settings)
+        self.limiter = RateLimiter(settings, clock)
+        self.sleep = sleep
         self.consecutive_failures = 0
+        self.throttled_since: Optional[float] = None  # first 429/529 since the last success
         self.last_error = ""
         self.reserved_cost = 0.0
         self._inflight: Dict[str, "asyncio.Future[Optional[Dict[str, Any]]]"] = {}
+        self._abandoned: "set[asyncio.Future[Any]]" = set()
         self._done = 0
 
     async def __aenter__(self) -> "Orchestrator":
@@ -277,6 +323,11 @@ class Orchestrator:
         return self
 
     async def __aexit__(self, *exc_info) -> None:
+        abandoned = list(self._abandoned)
+        for request in abandoned:  # the run is over: the client gives them up now
+            request.cancel()
+        if abandoned:
+            await asyncio.gather(*abandoned, return_exceptions=True)
         await self.client.close()
 
     # -- stopping ------------------------------------------------------------------------------
@@ -294,6 +345,9 @@ class Orchestrator:
         """Sleep, waking early when the stage stops; True when it may go on."""
         if self.stopped:
             return False
+        if self.sleep is not None:
+            await self.sleep(seconds)
+            return not self.stopped
         try:
             await asyncio.wait_for(self.stop_event.wait(), timeout=seconds)
         except asyncio.TimeoutError:
@@ -326,29 +380,37 @@ class Orchestrator:
 
     # -- one call, with retries ----------------------------------------------------------------
 
-    def _transient(self, error: BaseException) -> Tuple[bool, Optional[float], str]:
-        """(retry?, retry-after seconds, short description)."""
+    def _classify(self, error: BaseException) -> Tuple[str, Optional[float], str]:
+        """(kind, retry-after seconds, what the API said); kinds are in ERROR_KINDS."""
         anthropic = self.anthropic
         if isinstance(error, asyncio.TimeoutError):
-            return True, None, f"timed out after {self.settings.timeout:g}s"
+            return "transient", None, f"timed out after {self.settings.timeout:g}s"
         if isinstance(error, anthropic.APIStatusError):
             status = error.status_code
             headers = getattr(error.response, "headers", None)
             self.limiter.observe(headers)
-            if status == 429 or status == 408 or status >= 500:
-                return True, retry_after(headers), f"HTTP {status}"
-            return False, None, f"HTTP {status}"
+            wait = retry_after(headers)
+            what = api_message(error)
+            if status in FLOW_CONTROL_STATUSES and wait is not None:
+                return "flow", wait, what
+            if status in FATAL_STATUSES:
+                return "fatal", None, what
+            if status == 408 or status == 429 or status >= 500:
+                return "transient", wait, what
+            return "failed", None, what
         if isinstance(error, anthropic.APIConnectionError):
-            return True, None, "connection failed"
-        return False, None, type(error).__name__
+            return "transient", None, "connection failed"
+        return "failed", None, type(error).__name__
 
     async def call(self, make: Callable[[], Awaitable[Any]], job: Optional[Job] = None, reserve_output: float = 0.0) -> Any:
-        """Runs `make()` under the cap, the limits and the timeout; retries transient failures
+        """Runs `make()` under the cap, the limits and the timeout; retries as ERROR_KINDS says,
         with jittered backoff. Raises Stopped when the stage stops or the request gives up."""
         for attempt in range(self.max_attempts):
             if self.stopped:
                 raise Stopped()
-            async with self.semaphore:
+            await self.semaphore.acquire()
+            slot_held = True
+            try:
                 estimate = job.estimated_input_tokens if job else 0
                 if self.stopped or not await self.limiter.acquire(estimate, reserve_output, self.nap):
                     raise Stopped()
@@ -358,33 +420,59 @@ class Orchestrator:
                 self.stats.sent_input_estimate += estimate
                 cost = self.estimate_cost(job) if job else 0.0
                 self.reserved_cost += cost
+                request = asyncio.ensure_future(make())
                 try:
-                    result = await asyncio.wait_for(make(), timeout=self.settings.timeout)
-                except (asyncio.TimeoutError, self.anthropic.APIError) as error:
-                    retry, wait_hint, what = self._transient(error)
-                    self._log(f"request failed: {what}" + ("" if retry else " (not transient: not retried)"))
-                    if not retry:
-                        if isinstance(error, (self.anthropic.AuthenticationError, self.anthropic.PermissionDeniedError)):
-                            self.stop(f"the API refused the key ({what}); no finding was reviewed after that")
-                        raise Stopped() from None
-                    self.consecutive_failures += 1
-                    self.last_error = what
-                    if self.consecutive_failures >= self.breaker_threshold:
-                        self.stop(
-                            f"the LLM API failed {self.consecutive_failures} times in a row (last: {what}); "
-                            "stopped reviewing, unreviewed findings keep their local result"
-                        )
-                        raise Stopped() from None
-                else:
-                    self.consecutive_failures = 0
-                    return result
-                finally:
+                    result = await asyncio.wait_for(asyncio.shield(request), timeout=self.settings.timeout)
+                except asyncio.TimeoutError as error:
+                    self._abandon(request, cost)
+                    slot_held = False  # the abandoned request gives the slot back when it ends
+                    failure = error
+                except self.anthropic.APIError as error:
                     self.reserved_cost -= cost
+                    failure = error
+                except asyncio.CancelledError:  # the run itself is ending: so does the request
+                    request.cancel()
+                    self.reserved_cost -= cost
+                    raise
+                else:
+                    self.reserved_cost -= cost
+                    self.consecutive_failures = 0
+                    self.throttled_since = None
+                    self.limiter.recover()
+                    return result
+            finally:
+                if slot_held:
+                    self.semaphore.release()
+            kind, wait_hint, what = self._classify(failure)
+            self.last_error = what
+            self._log(f"request failed: {what}" + ("" if kind in ("flow", "transient") else " (not retried)"))
+            if kind == "fatal":
+                self.stop(f"the API refused the request ({what}); stopped reviewing, every finding keeps its local result")
+                raise Stopped()
+            if kind == "failed":
+                raise Stopped()
+            if kind == "transient":
+                self.consecutive_failures += 1
+                if self.consecutive_failures >= self.breaker_threshold:
+                    self.stop(
+                        f"the LLM API failed {self.consecutive_failures} times in a row (last: {what}); "
+                        "stopped reviewing, unreviewed findings keep their local result"
+                    )
+                    raise Stopped()
+            if kind == "flow":  # flow control has no breaker, but an endless one is an outage
+                now = self.limiter.clock()
+                self.throttled_since = now if self.throttled_since is None else self.throttled_since
+                if now - self.throttled_since > self.max_retry_after:
+                    self.stop(f"the API kept asking to wait for {now - self.throttled_since:.0f}s without one answer (last: {what}); stopped reviewing")
+                    raise Stopped()
             if wait_hint is not None:
                 if wait_hint > self.max_retry_after:
-                    self.stop(f"the API asked to wait {wait_hint:g}s; stopped reviewing")
+                    self.stop(f"the API asked to wait {wait_hint:g}s ({what}); stopped reviewing")
                     raise Stopped()
-                self.limiter.pause(wait_hint)
+                if kind == "flow":
+                    self.limiter.slow_down(wait_hint)
+                else:
+                    self.limiter.pause(wait_hint)
                 delay = wait_hint * random.uniform(1.0, 1.2)
             else:
                 delay = min(self.backoff_cap, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
@@ -395,6 +483,23 @@ class Orchestrator:
             if attempt + 1 < self.max_attempts and not await self.nap(delay):
                 raise Stopped()
         raise Stopped()
+
+    def _abandon(self, request: "asyncio.Future[Any]", cost: float) -> None:
+        """A request we stopped waiting for goes on at the server: it keeps its concurrency slot
+        until the client gives it up (its reply, the SDK's own timeout, or the stage's end), and
+        its estimated cost is spent, since the server may well have done the work."""
+        self._abandoned.add(request)
+
+        def given_up(task: "asyncio.Future[Any]") -> None:
+            self._abandoned.discard(task)
+            if not task.cancelled():
+                task.exception()  # retrieved: a late failure is expected, not an unhandled error
+            self.semaphore.release()
+            self.reserved_cost -= cost
+            self.stats.cost_usd += cost
+            self.stats.abandoned += 1
+
+        request.add_done_callback(given_up)
 
     def _log(self, text: str) -> None:
         if self.log is not None:
@@ -422,7 +527,8 @@ class Orchestrator:
             if inspect.isawaitable(message):  # SDK 2.x; 0.x returns the message directly
                 message = await message
         except Exception as error:  # noqa: BLE001 - an unreadable body is an unreviewed finding, not a crash
-            self._log(f"unreadable reply: {type(error).__name__}")
+            self.last_error = f"unreadable reply: {type(error).__name__}"
+            self._log(self.last_error)
             self.stats.failed += 1
             return None
         usage = self.stats.add_usage(getattr(message, "usage", None))
@@ -430,12 +536,12 @@ class Orchestrator:
         return self.accept(job, tool_input(message, TOOL_NAME), usage)
 
     def accept(self, job: Job, raw_input: Any, usage: Optional[Dict[str, int]]) -> Dict[str, Any]:
-        review, accepted = checked_review(raw_input, job.default_severity, job.lines)
+        review, accepted = checked_review(raw_input, job.default_severity, job.shown_lines)
         self.stats.reviewed += 1
         if not accepted:
             self.stats.rejected += 1
             self._log(f"answer rejected, recorded as uncertain: {review['explanation']}")
-        if self.cache is not None and accepted:  # a rejected answer is asked again next run
+        if self.cache is not None:  # a rejected answer too: asking again would cost the same again
             try:
                 self.cache.put(job.key, review, usage)
             except Exception:  # noqa: BLE001 - a cache that cannot be written only costs a request

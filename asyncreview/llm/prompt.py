@@ -8,13 +8,14 @@ import functools
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, FrozenSet, List, Tuple
 
 from asyncreview.llm.settings import LLMSettings
 
-PROMPT_VERSION = "4"
+PROMPT_VERSION = "5"
 TOOL_NAME = "record_review"
 _MAX_CONTEXT_LINES = 120
 # What one request may carry, whatever the repository holds: a minified line or a huge docstring
@@ -23,6 +24,7 @@ MAX_LINE_CHARS = 400
 MAX_CODE_CHARS = 16_000
 MAX_FIELD_CHARS = 2_000
 MAX_IMPORT_LINES = 60
+_CITED_LINE = re.compile(r"\.pyi?:(\d+)\b")  # "helpers.py:2" in a helper chain's snippet or message
 
 SYSTEM_PROMPT = """\
 You review findings of asyncreview, a static analyzer for Python asyncio code. Each finding \
@@ -63,11 +65,18 @@ class Job:
     key: str
     params: Dict[str, Any]
     default_severity: str
-    lines: Tuple[int, int]
+    shown_lines: FrozenSet[int]  # the line numbers the request shows: a fix may cite only these
     estimated_input_tokens: int
 
 
-def _parsed(path: str) -> Tuple[List[str], List[Tuple[int, int]], List[str]]:
+Numbered = List[Tuple[int, str]]
+
+
+def _numbered(number: int, text: str) -> str:
+    return f"{number:>5}  {_cut(text, MAX_LINE_CHARS)}"
+
+
+def _parsed(path: str) -> Tuple[List[str], List[Tuple[int, int]], Numbered]:
     try:
         stat = os.stat(path)
     except OSError:
@@ -76,9 +85,9 @@ def _parsed(path: str) -> Tuple[List[str], List[Tuple[int, int]], List[str]]:
 
 
 @functools.lru_cache(maxsize=64)
-def _parsed_version(path: str, mtime_ns: int, size: int) -> Tuple[List[str], List[Tuple[int, int]], List[str]]:
+def _parsed_version(path: str, mtime_ns: int, size: int) -> Tuple[List[str], List[Tuple[int, int]], Numbered]:
     """One read and one parse per file version, however many findings it has: (lines,
-    function spans, module imports)."""
+    function spans, module imports with their line numbers)."""
     try:
         lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
@@ -92,11 +101,11 @@ def _parsed_version(path: str, mtime_ns: int, size: int) -> Tuple[List[str], Lis
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
             spans.append((start, getattr(node, "end_lineno", None) or node.lineno))
-    imports: List[str] = []
+    imports: Numbered = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             end = getattr(node, "end_lineno", None) or node.lineno
-            imports.extend(lines[node.lineno - 1 : end])
+            imports.extend((number, lines[number - 1]) for number in range(node.lineno, end + 1))
     return lines, spans, imports[:MAX_IMPORT_LINES]
 
 
@@ -140,11 +149,11 @@ def build_job(finding, doc, settings: LLMSettings, target: str) -> Job:
     if lines and 1 <= finding.line <= len(lines):
         first, last = _context(spans, len(lines), finding.line)
         first, last = _within_budget(lines, first, last, finding.line)
-        shown = [f"{n:>5}  {_cut(lines[n - 1], MAX_LINE_CHARS)}" for n in range(first, last + 1)]
+        shown = [_numbered(n, lines[n - 1]) for n in range(first, last + 1)]
     else:
         snippet = _cut(finding.snippet, MAX_CODE_CHARS).splitlines() or [""]
         first, last, imports = finding.line, finding.line + len(snippet) - 1, []
-        shown = [f"{finding.line + i:>5}  {_cut(text, MAX_LINE_CHARS)}" for i, text in enumerate(snippet)]
+        shown = [_numbered(finding.line + i, text) for i, text in enumerate(snippet)]
     default = finding.severity.value
     rule = {
         "code": finding.code,
@@ -163,7 +172,7 @@ def build_job(finding, doc, settings: LLMSettings, target: str) -> Job:
             "flagged_code": _cut(finding.snippet, MAX_FIELD_CHARS),
         },
         "target_python": target,
-        "module_imports": _cut("\n".join(_cut(text, MAX_LINE_CHARS) for text in imports), 2 * MAX_FIELD_CHARS),
+        "module_imports": _cut("\n".join(_numbered(n, text) for n, text in imports), 2 * MAX_FIELD_CHARS),
         "enclosing_code": {"first_line": first, "last_line": last, "text": "\n".join(shown)},
     }
     # JSON with "<", ">" and "&" escaped: nothing in the data can close the <finding> element.
@@ -190,4 +199,6 @@ def build_job(finding, doc, settings: LLMSettings, target: str) -> Job:
     )
     key = hashlib.sha256(key_material.encode()).hexdigest()
     estimate = (len(SYSTEM_PROMPT) + len(json.dumps(TOOL)) + len(user)) // 3 + 20
-    return Job(key=key, params=params, default_severity=default, lines=(first, last), estimated_input_tokens=estimate)
+    cited = (int(n) for n in _CITED_LINE.findall(document["finding"]["flagged_code"] + document["finding"]["message"]))
+    shown_lines = frozenset(range(first, last + 1)) | {n for n, _ in imports} | set(cited)
+    return Job(key=key, params=params, default_severity=default, shown_lines=shown_lines, estimated_input_tokens=estimate)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Dict, Optional
 
+from asyncreview.llm.validate import SEVERITIES  # least severe first
+
 DEFAULT_MODEL = "claude-sonnet-4-5"
 
 
@@ -22,11 +24,19 @@ class LLMSettings:
     max_requests: Optional[int] = None
     max_cost_usd: Optional[float] = None
     max_input_tokens: Optional[int] = 2_000_000  # estimated input tokens one run may send
+    # The most severe grade a refutation may hide: the model never turns a CRITICAL finding off.
+    llm_may_hide: str = "WARNING"
 
     @classmethod
     def from_table(cls, table: Optional[Dict[str, Any]]) -> "LLMSettings":
         values = {key.replace("-", "_"): value for key, value in (table or {}).items()}
         return cls(**values)
+
+    def may_hide(self, severity: str) -> bool:
+        """Whether a refutation hides a finding of this (local) severity."""
+        if severity not in SEVERITIES or self.llm_may_hide not in SEVERITIES:  # "NONE" hides nothing
+            return False
+        return SEVERITIES.index(severity) <= SEVERITIES.index(self.llm_may_hide)
 
     def parameters(self) -> Dict[str, Any]:
         """What changes the model's answer: part of every cache key."""
@@ -63,6 +73,13 @@ def _temperature(value: Any) -> float:
     return float(value)
 
 
+def may_hide_level(value: Any) -> str:
+    """`llm-may-hide`: a severity (that one and the ones below it) or "none"."""
+    if not isinstance(value, str) or value.strip().upper() not in SEVERITIES + ("NONE",):
+        raise ValueError("expected one of none, suggestion, warning, critical")
+    return value.strip().upper()
+
+
 VALIDATORS = {
     "enabled": _bool,
     "model": _string,
@@ -76,6 +93,7 @@ VALIDATORS = {
     "max-requests": _positive_int,
     "max-cost-usd": _positive_number,
     "max-input-tokens": _positive_int,
+    "llm-may-hide": may_hide_level,
 }
 assert {f.name.replace("_", "-") for f in fields(LLMSettings)} == set(VALIDATORS)
 

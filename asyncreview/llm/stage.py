@@ -32,7 +32,11 @@ def llm_table(paths: List[Path], config_file: Optional[Path]) -> Dict[str, Any]:
     options = {}
     for rule in plugins.all_rules():
         options.update(rule.options)
-    return read_pyproject(path, options).get("llm") or {}
+    config = read_pyproject(path, options)
+    table = dict(config.get("llm") or {})
+    if config.get("llm-may-hide") is not None:  # [tool.asyncreview] llm-may-hide; the llm table's wins
+        table.setdefault("llm-may-hide", config.get("llm-may-hide"))
+    return table
 
 
 def summary_line(stats, batch: bool) -> str:
@@ -42,6 +46,7 @@ def summary_line(stats, batch: bool) -> str:
         f"{stats.requests} request{'s' if stats.requests != 1 else ''}, {stats.cache_hits} cache hit{'s' if stats.cache_hits != 1 else ''}, "
         f"{stats.input_tokens + stats.cache_read_tokens + stats.cache_write_tokens} input / {stats.output_tokens} output tokens, "
         f"~${stats.cost_usd:.4f}"
+        + (f", {stats.abandoned} timed out (cost estimated)" if stats.abandoned else "")
     )
 
 
@@ -137,24 +142,30 @@ def run_stage(
     for finding, job in zip(findings, jobs):
         review = reviews.get(job.key)
         if review is not None:
-            apply_review(finding, review)
+            apply_review(finding, review, settings)
     print(f"asyncreview: {summary_line(llm.stats, batch)}", file=err)
     if llm.warning:
         notices.append(redact(f"LLM review: {llm.warning}", key))
     elif llm.stats.failed or llm.stats.rejected:
         parts = []
         if llm.stats.failed:
-            parts.append(f"{llm.stats.failed} finding(s) could not be reviewed and keep their local result")
+            last = f" (last error: {llm.last_error})" if llm.last_error else ""
+            parts.append(f"{llm.stats.failed} finding(s) could not be reviewed{last} and keep their local result")
         if llm.stats.rejected:
             parts.append(f"{llm.stats.rejected} answer(s) were not a valid review and count as uncertain")
-        notices.append("LLM review: " + "; ".join(parts))
+        notices.append(redact("LLM review: " + "; ".join(parts), key))
     return notices
 
 
-def apply_review(finding, review) -> None:
+def apply_review(finding, review, settings: LLMSettings) -> None:
     """A confirmed finding takes the reviewer's grade (validated: at most one step from the
-    rule's), so sorting, --fail-on and every format agree; the rule's own grade is kept."""
+    rule's), so sorting, --fail-on and every format agree; the rule's own grade is kept. A
+    refutation of a finding above `llm-may-hide` is marked disputed: it stays in the report and
+    the exit code, so no model answer (nor a comment that talked the model into one) hides a
+    real bug. Applied on every run, so cached reviews follow the current setting."""
     finding.review = dict(review)
+    if review.get("verdict") == "false_positive" and not settings.may_hide(finding.severity.value):
+        finding.review["disputed"] = True
     if review.get("verdict") == "confirmed" and review.get("severity") != finding.severity.value:
         from asyncreview.finding import Severity
 

@@ -4,7 +4,7 @@ becomes "uncertain", never a crash and never a silently widened verdict."""
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Container, Dict, Optional, Tuple
 
 VERDICTS = ("confirmed", "false_positive", "uncertain")
 SEVERITIES = ("SUGGESTION", "WARNING", "CRITICAL")  # index is the step
@@ -23,17 +23,28 @@ def referenced_lines(text: str):
         yield first, last
 
 
-def checked_review(raw: Any, default_severity: str, lines: Tuple[int, int]) -> Tuple[Dict[str, Any], bool]:
-    """The review and whether the model's answer was accepted as given (only those are cached)."""
-    review = validate_review(raw, default_severity, lines)
-    accepted = isinstance(raw, dict) and raw.get("verdict") == review["verdict"] and review["explanation"] == str(raw.get("explanation", "")).strip()[:_MAX_TEXT]
-    return review, accepted
+class _Rejected(ValueError):
+    """Why an answer is not a review: it becomes "uncertain" with this reason."""
 
 
-def validate_review(raw: Any, default_severity: str, lines: Tuple[int, int]) -> Dict[str, Any]:
-    """`raw` is the tool call's input; `lines` the first and last line number shown to the model."""
+def checked_review(raw: Any, default_severity: str, shown: Container[int]) -> Tuple[Dict[str, Any], bool]:
+    """The review and whether the model's answer was accepted as a review (a dropped fix keeps
+    its verdict); a rejected answer is "uncertain", with the reason as its explanation."""
+    try:
+        return _review(raw, default_severity, shown), True
+    except _Rejected as why:
+        return uncertain(default_severity, str(why)), False
+
+
+def validate_review(raw: Any, default_severity: str, shown: Container[int]) -> Dict[str, Any]:
+    """`raw` is the tool call's input; `shown` the line numbers the request showed the model
+    (the enclosing code, the module's imports, the lines a helper chain cites)."""
+    return checked_review(raw, default_severity, shown)[0]
+
+
+def _review(raw: Any, default_severity: str, shown: Container[int]) -> Dict[str, Any]:
     if not isinstance(raw, dict):
-        return uncertain(default_severity, "the reviewer's answer was not a review record")
+        raise _Rejected("the reviewer's answer was not a review record")
     verdict = raw.get("verdict")
     severity = raw.get("severity")
     explanation = raw.get("explanation", "")
@@ -41,26 +52,33 @@ def validate_review(raw: Any, default_severity: str, lines: Tuple[int, int]) -> 
     if fix is None:
         fix = ""
     if verdict not in VERDICTS:
-        return uncertain(default_severity, f"the reviewer answered an unknown verdict {str(verdict)[:40]!r}")
+        raise _Rejected(f"the reviewer answered an unknown verdict {str(verdict)[:40]!r}")
     if not isinstance(severity, str) or severity.upper() not in SEVERITIES:
-        return uncertain(default_severity, f"the reviewer answered an unknown severity {str(severity)[:40]!r}")
+        raise _Rejected(f"the reviewer answered an unknown severity {str(severity)[:40]!r}")
     if not isinstance(explanation, str) or not isinstance(fix, str):
-        return uncertain(default_severity, "the reviewer's explanation or fix was not text")
+        raise _Rejected("the reviewer's explanation or fix was not text")
     if len(explanation) > _MAX_TEXT or len(fix) > _MAX_TEXT:  # a cut fix would be broken code
-        return uncertain(default_severity, f"the reviewer's answer was oversized ({max(len(explanation), len(fix))} characters)")
+        raise _Rejected(f"the reviewer's answer was oversized ({max(len(explanation), len(fix))} characters)")
     severity = severity.upper()
     if default_severity in SEVERITIES and abs(SEVERITIES.index(severity) - SEVERITIES.index(default_severity)) > 1:
-        return uncertain(default_severity, f"the reviewer moved the severity from {default_severity} to {severity}, more than one step")
-    first, last = lines
+        raise _Rejected(f"the reviewer moved the severity from {default_severity} to {severity}, more than one step")
+    explanation = explanation.strip()
+    unseen = unshown_line(fix, shown)
+    if unseen is not None:  # the fix goes, the verdict stays: it was given on code the model saw
+        fix = ""
+        explanation += f" [suggested fix dropped: it refers to line {unseen}, which the request did not show]"
+    return {"verdict": verdict, "severity": severity, "explanation": explanation, "suggested_fix": fix.strip()}
+
+
+def unshown_line(fix: str, shown: Container[int]) -> Optional[int]:
+    """The first line number the fix cites that the request did not show, if any."""
     for start, end in referenced_lines(fix):
-        if start < first or end > last or end < start:
-            return uncertain(default_severity, f"the suggested fix refers to line {start}, outside the reviewed code ({first}-{last})")
-    return {
-        "verdict": verdict,
-        "severity": severity,
-        "explanation": explanation.strip()[:_MAX_TEXT],
-        "suggested_fix": fix.strip()[:_MAX_TEXT],
-    }
+        if end < start:
+            return end
+        for line in (start, end):
+            if line not in shown:
+                return line
+    return None
 
 
 def tool_input(message: Any, tool_name: str) -> Optional[Any]:

@@ -4,7 +4,7 @@ rule classes; new formats come in through the `asyncreview_reporters` hook."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 from asyncreview.catalogue import RuleDoc
 from asyncreview.plugins import hookimpl
@@ -21,6 +21,28 @@ class ReportContext:
 
 
 Reporter = Callable[[ReportContext], str]
+
+
+def shown_findings(context: ReportContext) -> Tuple[List[Any], int]:
+    """The findings a report shows, and how many the LLM reviewer's refutations hid from it."""
+    findings = list(context.result.findings)
+    if context.show_refuted:
+        return findings, 0
+    shown = [finding for finding in findings if not finding.hidden_by_review]
+    return shown, len(findings) - len(shown)
+
+
+def hidden_note(count: int) -> str:
+    """Every format says what the reviewer hid and how to see it: a refutation must not vanish."""
+    if count == 1:
+        return "1 finding refuted by the LLM reviewer is hidden (llm-may-hide); --show-refuted shows it"
+    return f"{count} findings refuted by the LLM reviewer are hidden (llm-may-hide); --show-refuted shows them"
+
+
+def verdict_label(review: Mapping[str, Any]) -> str:
+    """`confirmed (WARNING)`; a refutation that may not hide its finding says so."""
+    label = f"{review.get('verdict')} ({review.get('severity')})"
+    return label + ", disputed: kept, above llm-may-hide" if review.get("disputed") else label
 
 
 @hookimpl

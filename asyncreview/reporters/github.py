@@ -9,7 +9,7 @@ from collections import Counter
 from typing import List
 
 from asyncreview.finding import Finding, Severity
-from asyncreview.reporters import ReportContext
+from asyncreview.reporters import ReportContext, hidden_note, shown_findings, verdict_label
 from asyncreview.untrusted import path_text, printable
 
 COMMANDS = {Severity.CRITICAL: "error", Severity.WARNING: "warning", Severity.SUGGESTION: "notice"}
@@ -22,10 +22,6 @@ def escape_data(text: str) -> str:
 
 def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def _refuted(finding: Finding) -> bool:
-    return bool(finding.review and finding.review.get("verdict") == "false_positive")
 
 
 def command(finding: Finding, context: ReportContext) -> str:
@@ -43,7 +39,7 @@ def command(finding: Finding, context: ReportContext) -> str:
     message = finding.message
     review = finding.review
     if review:
-        message += f"\n\nLLM review: {review.get('verdict')} ({review.get('severity')}): {review.get('explanation', '')}"
+        message += f"\n\nLLM review: {verdict_label(review)}: {review.get('explanation', '')}"
         if review.get("suggested_fix"):
             message += f"\nSuggested fix: {review['suggested_fix']}"
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
@@ -51,7 +47,7 @@ def command(finding: Finding, context: ReportContext) -> str:
 
 
 def render(context: ReportContext) -> str:
-    findings = [f for f in context.result.findings if context.show_refuted or not _refuted(f)]
+    findings, refuted = shown_findings(context)
     findings.sort(key=Finding.sort_key)
     lines: List[str] = [command(f, context) for f in findings]
     counts = Counter(f.severity for f in findings)
@@ -65,10 +61,15 @@ def render(context: ReportContext) -> str:
         )
         notice = f"::notice title={escape_property('asyncreview: more findings')}::{escape_data(text)}"
         lines.insert(sum(counts[s] for s in (Severity.CRITICAL, Severity.WARNING)), notice)
+    if refuted:  # ahead of the other notices too: among the ones GitHub shows
+        notice = f"::notice title={escape_property('asyncreview: refuted findings')}::{escape_data(hidden_note(refuted))}"
+        lines.insert(sum(counts[s] for s in (Severity.CRITICAL, Severity.WARNING)), notice)
     files = len(context.result.files)
     if findings:
         parts = ", ".join(f"{counts[s]} {s.value.lower()}" for s in Severity if counts[s])
         lines.append(f"asyncreview: {len(findings)} finding{'s' if len(findings) != 1 else ''} ({parts}) in {files} file{'s' if files != 1 else ''}")
     else:
         lines.append(f"asyncreview: no findings in {files} file{'s' if files != 1 else ''}")
+    if refuted:
+        lines[-1] += f"; {hidden_note(refuted)}"
     return "\n".join(lines) + "\n"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from asyncreview.reporters import ReportContext
+from asyncreview.reporters import ReportContext, hidden_note, shown_findings
 from asyncreview.untrusted import path_text, printable_data
 
 
 def summary(context: ReportContext) -> dict:
     result = context.result
     by_severity = Counter(f.severity.value for f in result.findings)
+    hidden = shown_findings(context)[1]
     return {
         "files": len(result.files),
         "parsed": result.parsed,
@@ -21,7 +22,9 @@ def summary(context: ReportContext) -> dict:
         "by_severity": {s: by_severity.get(s, 0) for s in ("CRITICAL", "WARNING", "SUGGESTION")},
         "by_code": dict(sorted(Counter(f.code for f in result.findings).items())),
         "fail_on": result.threshold.value,
-        "notices": printable_data(list(result.notices)),
+        "hidden_by_reviewer": hidden,  # in "findings" with their review, out of the exit code
+        "disputed": sum(1 for f in result.findings if f.review and f.review.get("disputed")),
+        "notices": printable_data(list(result.notices) + ([hidden_note(hidden)] if hidden else [])),
     }
 
 

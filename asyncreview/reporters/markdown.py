@@ -12,7 +12,7 @@ from collections import Counter
 from typing import List
 
 from asyncreview.finding import Finding, Severity
-from asyncreview.reporters import ReportContext
+from asyncreview.reporters import ReportContext, hidden_note, shown_findings, verdict_label
 from asyncreview.untrusted import one_line, path_text, printable
 
 MAX_BYTES = 60_000
@@ -44,10 +44,6 @@ def _fence(snippet: str, first_line: int) -> List[str]:
     return [f"{fence}python", *body, fence]
 
 
-def _refuted(finding: Finding) -> bool:
-    return bool(finding.review and finding.review.get("verdict") == "false_positive")
-
-
 def _rule_link(code: str, context: ReportContext) -> str:
     doc = context.docs.get(code)
     return f"[`{code}`]({doc.help_uri})" if doc is not None else f"`{code}`"
@@ -68,9 +64,7 @@ def _details(finding: Finding, context: ReportContext) -> List[str]:
         out.append("")
     review = finding.review
     if review:
-        verdict = _text(review.get("verdict", ""))
-        severity = _text(review.get("severity", ""))
-        out.append(f"> **LLM review: {verdict}** ({severity}): {_text(review.get('explanation', ''))}")
+        out.append(f"> **LLM review: {_text(verdict_label(review))}**: {_text(review.get('explanation', ''))}")
         if review.get("suggested_fix"):
             out.append(">")
             out.append(f"> Suggested fix: {_text(review['suggested_fix'])}")
@@ -80,9 +74,8 @@ def _details(finding: Finding, context: ReportContext) -> List[str]:
 
 def render(context: ReportContext, max_bytes: int = MAX_BYTES) -> str:
     result = context.result
-    shown = [f for f in result.findings if context.show_refuted or not _refuted(f)]
+    shown, refuted = shown_findings(context)
     shown.sort(key=Finding.sort_key)
-    refuted = len(result.findings) - len(shown)
     counts = Counter(f.severity for f in shown)
     files = len(result.files)
     out = ["## asyncreview", ""]
@@ -106,7 +99,7 @@ def render(context: ReportContext, max_bytes: int = MAX_BYTES) -> str:
             summary = _text(doc.summary) if doc is not None else ""
             out.append(f"| {_rule_link(code, context)}{name} | {worst[code].value.capitalize()} | {by_code[code]} | {summary} |")
     if refuted:
-        out += ["", f"{refuted} finding{'s' if refuted != 1 else ''} refuted by the LLM reviewer not shown."]
+        out += ["", f"{_text(hidden_note(refuted))}."]
     if result.notices:
         out.append("")
         out += [f"> {_text(notice)}" for notice in result.notices]

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from asyncreview import __version__
 from asyncreview.finding import Finding, Severity
-from asyncreview.reporters import ReportContext
+from asyncreview.reporters import ReportContext, hidden_note, shown_findings
 from asyncreview.untrusted import printable, printable_data
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -98,7 +98,7 @@ def _result(finding: Finding, index: Dict[str, int], fingerprint: str, context: 
     review = finding.review
     if review:
         result["properties"]["review"] = printable_data(review)
-        if review.get("verdict") == "false_positive" and not context.show_refuted:
+        if finding.hidden_by_review and not context.show_refuted:
             justification = printable(review.get("explanation") or "refuted by the LLM reviewer")
             result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": justification}]
     return result
@@ -115,6 +115,8 @@ def render(context: ReportContext) -> str:
     rules = [_rule(code, context) for code in codes]
     index = {code: i for i, code in enumerate(codes)}
     prints = fingerprints(findings)
+    hidden = shown_findings(context)[1]  # kept as suppressed results; counted here too
+    notices = list(result.notices) + ([hidden_note(hidden)] if hidden else [])
     run: Dict[str, Any] = {
         "tool": {
             "driver": {
@@ -129,7 +131,7 @@ def render(context: ReportContext) -> str:
         "invocations": [
             {
                 "executionSuccessful": True,
-                "toolExecutionNotifications": [{"level": "note", "message": {"text": printable(n)}} for n in result.notices],
+                "toolExecutionNotifications": [{"level": "note", "message": {"text": printable(n)}} for n in notices],
             }
         ],
         "results": [_result(f, index, fp, context) for f, fp in zip(findings, prints)],

@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Dict, List
 
 from asyncreview.finding import Finding, Severity
-from asyncreview.reporters import ReportContext
+from asyncreview.reporters import ReportContext, hidden_note, shown_findings, verdict_label
 from asyncreview.untrusted import one_line, path_line, printable
 
 _COLORS = {Severity.CRITICAL: "\x1b[1;31m", Severity.WARNING: "\x1b[33m", Severity.SUGGESTION: "\x1b[36m"}
@@ -40,7 +40,7 @@ def _excerpt(context: ReportContext, finding: Finding) -> List[str]:
 
 def render(context: ReportContext) -> str:
     result = context.result
-    findings: List[Finding] = [f for f in result.findings if context.show_refuted or not _refuted(f)]
+    findings, hidden = shown_findings(context)
     out: List[str] = []
     if not context.quiet:
         groups: Dict[str, List[Finding]] = {}
@@ -55,8 +55,7 @@ def render(context: ReportContext) -> str:
                 out.extend(_excerpt(context, finding))
                 if finding.review:
                     review = finding.review
-                    verdict, severity = one_line(review.get("verdict")), one_line(review.get("severity"))
-                    out.append(f"    review: {verdict} ({severity}): {one_line(review.get('explanation', ''))}")
+                    out.append(f"    review: {one_line(verdict_label(review))}: {one_line(review.get('explanation', ''))}")
             out.append("")
     if context.statistics:
         counts = Counter((f.code, f.severity.value) for f in findings)
@@ -65,20 +64,19 @@ def render(context: ReportContext) -> str:
             out.append(f"{count:>5}  {code}  {severity:<10} {one_line(summary)}")
         if counts:
             out.append("")
-    out.append(_summary_line(result, findings))
+    out.append(_summary_line(result, findings, hidden))
     return "\n".join(out) + "\n"
 
 
-def _refuted(finding: Finding) -> bool:
-    return bool(finding.review and finding.review.get("verdict") == "false_positive")
-
-
-def _summary_line(result, findings: List[Finding]) -> str:
+def _summary_line(result, findings: List[Finding], hidden: int) -> str:
     checked = f"{len(result.files)} file{'s' if len(result.files) != 1 else ''} checked"
     if not findings:
+        if hidden:
+            return f"No findings shown: {checked}; {hidden_note(hidden)}."
         return f"All clear: {checked}, no findings."
     counts = Counter(f.severity for f in findings)
     parts = [f"{counts[s]} {s.value.lower()}" for s in Severity if counts[s]]
     files = len({f.path for f in findings})
     noun = "finding" if len(findings) == 1 else "findings"
-    return f"Found {len(findings)} {noun} ({', '.join(parts)}) in {files} file{'s' if files != 1 else ''}; {checked}."
+    line = f"Found {len(findings)} {noun} ({', '.join(parts)}) in {files} file{'s' if files != 1 else ''}; {checked}."
+    return f"{line} {hidden_note(hidden)}." if hidden else line
