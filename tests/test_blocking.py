@@ -273,3 +273,28 @@ def test_relative_imports_two_levels_up_and_package_init(cli, project):
     found = [(f["line"], f["severity"]) for f in arv202(result)]
     assert found == [(6, "WARNING"), (7, "WARNING")], result.out  # CRITICAL subprocess, capped
     assert all("job() -> run() -> subprocess.run()" in f["message"] for f in arv202(result))
+
+
+def _pure_names(data):
+    pure = data["pure"]
+    return [*pure["calls"], *(f"{kind}.{method}" for kind in pure["path-types"] for method in pure["path-methods"])]
+
+
+def test_pure_path_functions_are_never_reported():
+    """String work on paths is not I/O: no group lists it, and written in a coroutine (as a call
+    on a module function, or on a receiver of every pathlib type) nothing is reported."""
+    data = load_table("blocking", "calls")
+    table = Table(data, {})
+    names = _pure_names(data)
+    assert "os.path.normpath" in names and "pathlib.Path.with_suffix" in names
+    assert [name for name in names if table.lookup(name)] == []
+    receivers = {kind: f"p{number}" for number, kind in enumerate(data["pure"]["path-types"])}
+    lines = ["import os", "import pathlib", "", "", "async def paths(text: str, "
+             + ", ".join(f"{name}: {kind}" for kind, name in receivers.items()) + "):"]
+    for name in data["pure"]["calls"]:
+        lines.append(f"    {name}(text)")
+    for kind, receiver in receivers.items():
+        lines.extend(f"    {receiver}.{method}()" for method in data["pure"]["path-methods"])
+    lines.append(f"    {receivers['pathlib.Path']}.exists()  # the receivers are typed: this one is I/O")
+    found = [(f.line, f.message.split("`")[1]) for f in findings_for("\n".join(lines) + "\n", RULES)]
+    assert found == [(len(lines), "pathlib.Path.exists()")]
