@@ -1,7 +1,9 @@
 """ARV2xx through the real CLI: chains across modules of a project, the depth limit, recursion,
 offloading, suppressions, the cache, config extensions; and the table's examples cover every group."""
 
+import json
 import re
+from pathlib import Path
 
 from asyncreview.catalogue import load_table, rule_docs
 from asyncreview.checks.blocking import RULES, Table
@@ -298,3 +300,36 @@ def test_pure_path_functions_are_never_reported():
     lines.append(f"    {receivers['pathlib.Path']}.exists()  # the receivers are typed: this one is I/O")
     found = [(f.line, f.message.split("`")[1]) for f in findings_for("\n".join(lines) + "\n", RULES)]
     assert found == [(len(lines), "pathlib.Path.exists()")]
+
+
+def test_table_is_a_superset_of_the_runtime_detectors():
+    """Every call that Home Assistant's block_async_io or blockbuster patches (a snapshot of their
+    source, tests/data/runtime-detectors.json) is in a group with a category, a severity and an
+    alternative, unless the table lists it as pure; and every condition under which they let a
+    call pass is taken or explained in [runtime-conditions]."""
+    snapshot = json.loads((Path(__file__).parent / "data" / "runtime-detectors.json").read_text(encoding="utf-8"))
+    data = load_table("blocking", "calls")
+    table = Table(data, {})
+    groups = {name: group for group in data["group"] for name in group.get("calls", ())}
+    groups.update({f"{kind}.{method}": group for group in data["group"]
+                   for kind in group.get("types", ()) for method in group.get("methods", ())})
+    every_method = {kind: group for group in data["group"] if group.get("methods") == ["*"] for kind in group["types"]}
+    pure = set(_pure_names(data))
+    projects = {detector["project"]: detector for detector in snapshot["detectors"]}
+    assert sorted(projects) == ["blockbuster", "homeassistant"]
+    assert len(projects["homeassistant"]["calls"]) == 18 and len(projects["blockbuster"]["calls"]) == 58
+    missing, unexplained = [], set()
+    for detector in snapshot["detectors"]:
+        for call in detector["calls"]:
+            name = call["name"]
+            if name in pure:
+                assert table.lookup(name) is None
+                continue
+            group = groups.get(name) or every_method.get(name.rsplit(".", 1)[0])
+            if group is None or table.lookup(name) is None:
+                missing.append(f"{detector['project']}: {name}")
+                continue
+            assert {"category", "severity", "alternative"} <= set(group), name
+            if call["condition"] and call["condition"] not in data["runtime-conditions"]:
+                unexplained.add(call["condition"])
+    assert missing == [] and unexplained == set()
