@@ -443,6 +443,7 @@ class BlockingCalls(Rule):
                 f"event loop. Instead: {entry.alternative}.",
                 code="ARV201",
                 severity=entry.severity,
+                kind=callee,
             )
             return
         if entry.severity.rank < Severity.WARNING.rank:
