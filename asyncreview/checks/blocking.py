@@ -35,7 +35,7 @@ _STDLIB: FrozenSet[str] = frozenset(getattr(sys, "stdlib_module_names", ())) | {
 # -- the table ---------------------------------------------------------------------------------
 class Entry:
     __slots__ = ("category", "severity", "what", "alternative", "nonblocking", "exempt", "path_prefixes",
-                 "only_keywords", "if_imported")
+                 "only_keywords", "if_imported", "in_helpers")
 
     def __init__(self, group: Dict[str, Any]) -> None:
         self.category = str(group.get("category", "custom"))
@@ -49,6 +49,8 @@ class Entry:
         self.path_prefixes: Tuple[str, ...] = tuple(group.get("nonblocking-path-prefix", ()))
         self.only_keywords: FrozenSet[str] = frozenset(group.get("nonblocking-only-keywords", ()))
         self.if_imported = bool(group.get("nonblocking-if-imported", False))
+        # False: a sync helper calling it is not blocking for ARV202 (a cost paid once, then cached).
+        self.in_helpers = bool(group.get("in-helpers", True))
 
 
 class Table:
@@ -446,8 +448,8 @@ class BlockingCalls(Rule):
                 kind=callee,
             )
             return
-        if entry.severity.rank < Severity.WARNING.rank:
-            return  # a suggestion-level entry is not enough to call a whole helper blocking
+        if entry.severity.rank < Severity.WARNING.rank or not entry.in_helpers:
+            return  # a suggestion-level or once-only entry is not enough to call a whole helper blocking
         known = self.direct.get(function.key)
         if known is None or _RANK[entry.severity.value] > _RANK[known[2].severity.value]:
             self.direct[function.key] = (node, callee, entry, self.context.place)
