@@ -73,7 +73,7 @@ class FileResult:
 
 def finding_record(finding: Finding) -> Dict[str, Any]:
     """A finding as the caches keep it: with the line its `# noqa` may also sit on."""
-    return finding.to_dict() | {"statement_line": finding.statement_line}
+    return finding.to_dict() | {"statement_line": finding.statement_line, "kind": finding.kind}
 
 
 def diagnostic(code: str, message: str, line: int = 1, column: int = 1, snippet: str = "") -> Finding:
@@ -549,6 +549,7 @@ def _locate(module: cst.Module, context: FileContext) -> List[Finding]:
                 message=report.message,
                 snippet=snippet,
                 statement_line=statement.start.line if statement else start.line,
+                kind=report.kind,
             )
         )
     return findings

@@ -47,6 +47,9 @@ class Finding:
     review: Optional[Dict[str, Any]] = None
     # Line of the statement that holds the finding: a `# noqa` there covers the whole statement.
     statement_line: int = field(default=0, repr=False, compare=False)
+    # Which table entry the finding came from (ARV201: the blocking call's qualified name): peers'
+    # suppression codes are matched per kind (asyncreview.peers).
+    kind: str = field(default="", repr=False, compare=False)
 
     @property
     def hidden_by_review(self) -> bool:
@@ -61,7 +64,7 @@ class Finding:
     def to_dict(self) -> Dict[str, Any]:
         data = asdict(self)
         data["severity"] = self.severity.value
-        del data["statement_line"]
+        del data["statement_line"], data["kind"]
         if data["review"] is None:
             del data["review"]
         return data

@@ -123,6 +123,7 @@ class AsyncReviewChecker:
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
         from asyncreview import plugins
         from asyncreview.engine import analyze
+        from asyncreview.peers import suppressed_by_peer
         from asyncreview.pipeline import _on_deep_stack
 
         settings, config = self._settings_for(self._config_path())
@@ -135,7 +136,8 @@ class AsyncReviewChecker:
         # No join here: a file only a join could need has nothing to report (defer_summaries).
         result = _on_deep_stack(analyze, self._source(), settings, plugins.all_rules(), self.filename, True)
         for finding in sorted(result.findings, key=lambda f: (f.line, f.column, f.code)):
-            if finding.code.startswith(hidden):
+            # flake8 applies `# noqa: ARV...` itself; a peer's code (`# noqa: ASYNC251`) only we know.
+            if finding.code.startswith(hidden) or suppressed_by_peer(result.noqa, (finding.line, finding.statement_line or finding.line), finding):
                 continue
             message = " ".join(finding.message.split())
             yield finding.line, max(0, finding.column - 1), f"{finding.code} {message}", type(self)

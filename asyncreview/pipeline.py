@@ -27,6 +27,7 @@ from asyncreview.config import (
 from asyncreview.engine import FileResult, analyze, diagnostic, finding_record
 from asyncreview.finding import Finding, Severity, describe_error
 from asyncreview.rule import ProjectSummaries
+from asyncreview.peers import suppressed_by_peer
 from asyncreview.source import is_suppressed
 
 DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024
@@ -713,7 +714,7 @@ def _suppress(findings: List[Finding], by_path: Dict[str, FileResult], entries) 
     for finding in findings:
         noqa = noqa_by_path.get(finding.path, {})
         lines = (finding.line, finding.statement_line or finding.line)
-        if is_suppressed(noqa, lines, finding.code) or any(finding.code.startswith(c) for c in ignores_for.get(finding.path, ())):
+        if is_suppressed(noqa, lines, finding.code) or suppressed_by_peer(noqa, lines, finding) or any(finding.code.startswith(c) for c in ignores_for.get(finding.path, ())):
             suppressed += 1
             continue
         kept.append(finding)

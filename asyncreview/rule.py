@@ -197,9 +197,9 @@ class ProjectSummaries(Mapping[str, Any]):
 
 
 class Report:
-    __slots__ = ("node", "code", "message", "severity", "statement", "snippet_extra", "place")
+    __slots__ = ("node", "code", "message", "severity", "statement", "snippet_extra", "place", "kind")
 
-    def __init__(self, node, code, message, severity, statement, snippet_extra="", place=()):
+    def __init__(self, node, code, message, severity, statement, snippet_extra="", place=(), kind=""):
         self.node = node
         self.code = code
         self.message = message
@@ -207,6 +207,7 @@ class Report:
         self.statement = statement
         self.snippet_extra = snippet_extra
         self.place = place  # the statements around `node` (FileContext.place): positions are found through them
+        self.kind = kind  # Finding.kind
 
 
 class FileContext:
@@ -231,11 +232,12 @@ class FileContext:
         message: str,
         severity: Severity,
         snippet_extra: str = "",
+        kind: str = "",
     ) -> None:
         if code not in self.settings.enabled:
             return
         statement = self.statements[-1] if self.statements else node
-        self.reports.append(Report(node, code, message, severity, statement, snippet_extra, self.place))
+        self.reports.append(Report(node, code, message, severity, statement, snippet_extra, self.place, kind))
 
     def enter_top_statement(self, statement: cst.CSTNode) -> None:
         self.top = statement
@@ -293,11 +295,12 @@ class Rule(cst.BatchableCSTVisitor):
         code: Optional[str] = None,
         severity: Optional[Severity] = None,
         snippet_extra: str = "",
+        kind: str = "",
     ) -> None:
         code = code or self.codes[0]
         if severity is None:
             severity = rule_docs(self.family)[code].severity
-        self.context.report(node, code, message, severity, snippet_extra)
+        self.context.report(node, code, message, severity, snippet_extra, kind)
 
     @classmethod
     def joins_files(cls) -> bool:

@@ -1,7 +1,9 @@
 """ARV2xx through the real CLI: chains across modules of a project, the depth limit, recursion,
 offloading, suppressions, the cache, config extensions; and the table's examples cover every group."""
 
+import json
 import re
+from pathlib import Path
 
 from asyncreview.catalogue import load_table, rule_docs
 from asyncreview.checks.blocking import RULES, Table
@@ -273,3 +275,61 @@ def test_relative_imports_two_levels_up_and_package_init(cli, project):
     found = [(f["line"], f["severity"]) for f in arv202(result)]
     assert found == [(6, "WARNING"), (7, "WARNING")], result.out  # CRITICAL subprocess, capped
     assert all("job() -> run() -> subprocess.run()" in f["message"] for f in arv202(result))
+
+
+def _pure_names(data):
+    pure = data["pure"]
+    return [*pure["calls"], *(f"{kind}.{method}" for kind in pure["path-types"] for method in pure["path-methods"])]
+
+
+def test_pure_path_functions_are_never_reported():
+    """String work on paths is not I/O: no group lists it, and written in a coroutine (as a call
+    on a module function, or on a receiver of every pathlib type) nothing is reported."""
+    data = load_table("blocking", "calls")
+    table = Table(data, {})
+    names = _pure_names(data)
+    assert "os.path.normpath" in names and "pathlib.Path.with_suffix" in names
+    assert [name for name in names if table.lookup(name)] == []
+    receivers = {kind: f"p{number}" for number, kind in enumerate(data["pure"]["path-types"])}
+    lines = ["import os", "import pathlib", "", "", "async def paths(text: str, "
+             + ", ".join(f"{name}: {kind}" for kind, name in receivers.items()) + "):"]
+    for name in data["pure"]["calls"]:
+        lines.append(f"    {name}(text)")
+    for kind, receiver in receivers.items():
+        lines.extend(f"    {receiver}.{method}()" for method in data["pure"]["path-methods"])
+    lines.append(f"    {receivers['pathlib.Path']}.exists()  # the receivers are typed: this one is I/O")
+    found = [(f.line, f.message.split("`")[1]) for f in findings_for("\n".join(lines) + "\n", RULES)]
+    assert found == [(len(lines), "pathlib.Path.exists()")]
+
+
+def test_table_is_a_superset_of_the_runtime_detectors():
+    """Every call that Home Assistant's block_async_io or blockbuster patches (a snapshot of their
+    source, tests/data/runtime-detectors.json) is in a group with a category, a severity and an
+    alternative, unless the table lists it as pure; and every condition under which they let a
+    call pass is taken or explained in [runtime-conditions]."""
+    snapshot = json.loads((Path(__file__).parent / "data" / "runtime-detectors.json").read_text(encoding="utf-8"))
+    data = load_table("blocking", "calls")
+    table = Table(data, {})
+    groups = {name: group for group in data["group"] for name in group.get("calls", ())}
+    groups.update({f"{kind}.{method}": group for group in data["group"]
+                   for kind in group.get("types", ()) for method in group.get("methods", ())})
+    every_method = {kind: group for group in data["group"] if group.get("methods") == ["*"] for kind in group["types"]}
+    pure = set(_pure_names(data))
+    projects = {detector["project"]: detector for detector in snapshot["detectors"]}
+    assert sorted(projects) == ["blockbuster", "homeassistant"]
+    assert len(projects["homeassistant"]["calls"]) == 18 and len(projects["blockbuster"]["calls"]) == 58
+    missing, unexplained = [], set()
+    for detector in snapshot["detectors"]:
+        for call in detector["calls"]:
+            name = call["name"]
+            if name in pure:
+                assert table.lookup(name) is None
+                continue
+            group = groups.get(name) or every_method.get(name.rsplit(".", 1)[0])
+            if group is None or table.lookup(name) is None:
+                missing.append(f"{detector['project']}: {name}")
+                continue
+            assert {"category", "severity", "alternative"} <= set(group), name
+            if call["condition"] and call["condition"] not in data["runtime-conditions"]:
+                unexplained.add(call["condition"])
+    assert missing == [] and unexplained == set()

@@ -34,7 +34,8 @@ _STDLIB: FrozenSet[str] = frozenset(getattr(sys, "stdlib_module_names", ())) | {
 
 # -- the table ---------------------------------------------------------------------------------
 class Entry:
-    __slots__ = ("category", "severity", "what", "alternative", "nonblocking", "exempt")
+    __slots__ = ("category", "severity", "what", "alternative", "nonblocking", "exempt", "path_prefixes",
+                 "only_keywords", "if_imported", "in_helpers")
 
     def __init__(self, group: Dict[str, Any]) -> None:
         self.category = str(group.get("category", "custom"))
@@ -44,6 +45,12 @@ class Entry:
         arg = group.get("nonblocking-arg")
         self.nonblocking: Optional[Tuple[str, int]] = (str(arg[0]), int(arg[1])) if arg else None
         self.exempt: FrozenSet[str] = frozenset(group.get("except", ()))
+        # Conditions under which the call does no blocking I/O (see calls.toml's header).
+        self.path_prefixes: Tuple[str, ...] = tuple(group.get("nonblocking-path-prefix", ()))
+        self.only_keywords: FrozenSet[str] = frozenset(group.get("nonblocking-only-keywords", ()))
+        self.if_imported = bool(group.get("nonblocking-if-imported", False))
+        # False: a sync helper calling it is not blocking for ARV202 (a cost paid once, then cached).
+        self.in_helpers = bool(group.get("in-helpers", True))
 
 
 class Table:
@@ -137,6 +144,25 @@ def _optional_inner(annotation: cst.BaseExpression) -> Optional[cst.BaseExpressi
         if isinstance(left, cst.Name) and left.value == "None" and isinstance(right, (cst.Name, cst.Attribute)):
             return right
     return None
+
+
+def _first_literal(call: cst.Call) -> str:
+    """The first positional argument when it is a string literal, else ""."""
+    if call.args and call.args[0].keyword is None and not call.args[0].star:
+        value = call.args[0].value
+        if isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
+            text = value.evaluated_value
+            return text if isinstance(text, str) else ""
+    return ""
+
+
+def _path_literal(call: cst.Call) -> str:
+    """The path a call works on when the source spells it: `open("/proc/x")`, or a method of a
+    path built on the spot, `Path("/proc/x").read_text()`."""
+    func = call.func
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
+        return _first_literal(func.value)
+    return _first_literal(call)
 
 
 def _is_false(node: cst.BaseExpression) -> bool:
@@ -384,6 +410,14 @@ class BlockingCalls(Rule):
             self.calls.setdefault(function.key, set()).add(ref)
 
     def _nonblocking(self, node: cst.Call, entry: Entry) -> bool:
+        if entry.path_prefixes and _path_literal(node).startswith(entry.path_prefixes):
+            return True
+        if entry.only_keywords and node.args and all(
+            arg.keyword is not None and arg.keyword.value in entry.only_keywords for arg in node.args
+        ):
+            return True
+        if entry.if_imported and self._already_imported(_first_literal(node)):
+            return True
         if entry.nonblocking is None:
             return False
         keyword, position = entry.nonblocking
@@ -396,6 +430,12 @@ class BlockingCalls(Rule):
                 return True
         return False
 
+    def _already_imported(self, module: str) -> bool:
+        """`importlib.import_module("json")` in a file that imports json: a dictionary lookup."""
+        if not module:
+            return False
+        return any(name == module or name.startswith(f"{module}.") for name in self.names.aliases.values())
+
     def _blocking(self, node: cst.Call, callee: str, entry: Entry, function: Frame) -> None:
         if function.kind == "async":
             coroutine = function.key.rsplit(".", 1)[-1]
@@ -405,10 +445,11 @@ class BlockingCalls(Rule):
                 f"event loop. Instead: {entry.alternative}.",
                 code="ARV201",
                 severity=entry.severity,
+                kind=callee,
             )
             return
-        if entry.severity.rank < Severity.WARNING.rank:
-            return  # a suggestion-level entry is not enough to call a whole helper blocking
+        if entry.severity.rank < Severity.WARNING.rank or not entry.in_helpers:
+            return  # a suggestion-level or once-only entry is not enough to call a whole helper blocking
         known = self.direct.get(function.key)
         if known is None or _RANK[entry.severity.value] > _RANK[known[2].severity.value]:
             self.direct[function.key] = (node, callee, entry, self.context.place)

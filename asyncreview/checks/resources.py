@@ -419,12 +419,12 @@ class Resources(Rule):
     def _function(self) -> Optional[_Function]:
         return self.scopes[-1] if self.scopes and isinstance(self.scopes[-1], _Function) else None
 
-    def _report_at(self, node: cst.CSTNode, statement: Optional[cst.CSTNode], message: str, code: str) -> None:
+    def _report_at(self, node: cst.CSTNode, statement: Optional[cst.CSTNode], message: str, code: str, kind: str = "") -> None:
         """Reports made when a scope ends name the statement they are about, for `# noqa`."""
         if statement is not None:
             self.context.statements.append(statement)
         try:
-            self.report(node, message, code=code)
+            self.report(node, message, code=code, kind=kind)
         finally:
             if statement is not None:
                 self.context.statements.pop()
@@ -549,6 +549,7 @@ class Resources(Rule):
                 node,
                 f"`{ctor}(...)` opens {entry['leaks']} and drops it unclosed. {self._fix(ctor, entry, 'it')}.",
                 code="ARV301",
+                kind=ctor,
             )
             return
         if node.value is call and self._function() is not None and self._spawns(call.func):
@@ -575,6 +576,7 @@ class Resources(Rule):
             f"`{ctor}(...).{method}` opens {entry['leaks']}, uses it once and never closes it. "
             f"{self._fix(ctor, entry, 'it')} and use it inside the block.",
             code="ARV301",
+            kind=ctor,
         )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -589,6 +591,7 @@ class Resources(Rule):
                     f"`{ctor}(...)` opens {entry['leaks']} that `{dotted_name(func)}` only borrows: nothing "
                     f"closes it. {self._fix(ctor, entry, 'it')} and pass `it`.",
                     code="ARV301",
+                    kind=ctor,
                 )
         if not isinstance(func, cst.Attribute):
             return
@@ -704,7 +707,7 @@ class Resources(Rule):
             f"`{name}` holds {entry['leaks']} from {origin} and is not closed on every path: {detail}. "
             f"{self._fix(via[:-2] if via else resource.ctor, entry, name)}."
         )
-        self._report_at(resource.small, chain[-2] if len(chain) > 1 else None, message, "ARV301")
+        self._report_at(resource.small, chain[-2] if len(chain) > 1 else None, message, "ARV301", resource.ctor)
 
     @staticmethod
     def _fix(ctor: str, entry: Entry, name: str) -> str:
