@@ -2,10 +2,14 @@
 offloading, suppressions, the cache, config extensions; and the table's examples cover every group."""
 
 import re
+import shutil
+from pathlib import Path
 
 from asyncreview.catalogue import load_table, rule_docs
 from asyncreview.checks.blocking import RULES, Table
 from asyncreview.testing import findings_for
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "blocking"
 
 PYPROJECT = """
 [tool.asyncreview]
@@ -273,3 +277,29 @@ def test_relative_imports_two_levels_up_and_package_init(cli, project):
     found = [(f["line"], f["severity"]) for f in arv202(result)]
     assert found == [(6, "WARNING"), (7, "WARNING")], result.out  # CRITICAL subprocess, capped
     assert all("job() -> run() -> subprocess.run()" in f["message"] for f in arv202(result))
+
+
+def marked_lines(folder):
+    """{(file, line): code} for every line of a fixture project ending in `# ARVnnn ...`."""
+    marks = {}
+    for path in sorted(folder.rglob("*.py")):
+        for number, text in enumerate(path.read_text().splitlines(), 1):
+            found = re.search(r"# (ARV\d{3})\b", text)
+            if found:
+                marks[(path.relative_to(folder).as_posix(), number)] = found.group(1)
+    return marks
+
+
+def test_receivers_typed_by_another_modules_declarations(cli, tmp_path):
+    """fixtures/blocking/typed_project: `config_dir().read_text()` with `config_dir() -> Path`
+    in another module, a @contextmanager's `Iterator[Path]`, dataclass fields, `self.x: Path`,
+    module constants, `dict[Path, float]` items, `/` and `.parent`: each marked line is ARV201."""
+    folder = tmp_path / "typed_project"
+    shutil.copytree(FIXTURES / "typed_project", folder)
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", folder)
+    found = {(Path(f["path"]).relative_to(folder).as_posix(), f["line"]): f["code"]
+             for f in result.json()["findings"] if f["severity"] != "SUGGESTION"}
+    assert found == marked_lines(folder), result.out
+    second = cli("--select", "ARV2", "--format", "json", folder)  # the cache fill, then from the cache
+    third = cli("--select", "ARV2", "--format", "json", folder)
+    assert second.json()["findings"] == third.json()["findings"] == result.json()["findings"]
