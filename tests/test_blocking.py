@@ -284,9 +284,9 @@ def marked_lines(folder):
     marks = {}
     for path in sorted(folder.rglob("*.py")):
         for number, text in enumerate(path.read_text().splitlines(), 1):
-            found = re.search(r"# (ARV\d{3})\b", text)
+            found = re.search(r"# (ARV\d{3})\b(?: (CRITICAL|WARNING|SUGGESTION)\b)?", text)
             if found:
-                marks[(path.relative_to(folder).as_posix(), number)] = found.group(1)
+                marks[(path.relative_to(folder).as_posix(), number)] = found.group(1, 2) if found.group(2) else found.group(1)
     return marks
 
 
@@ -303,3 +303,18 @@ def test_receivers_typed_by_another_modules_declarations(cli, tmp_path):
     second = cli("--select", "ARV2", "--format", "json", folder)  # the cache fill, then from the cache
     third = cli("--select", "ARV2", "--format", "json", folder)
     assert second.json()["findings"] == third.json()["findings"] == result.json()["findings"]
+
+
+def test_a_chain_into_a_guarded_helper_is_a_suggestion_unless_the_argument_passes(cli, tmp_path):
+    """fixtures/blocking/guarded_project: `load_uri` opens only after `if not uri.startswith("data:"):
+    raise`, `metadata` only `if isinstance(file, str)`; a literal or a known type decides, through
+    helpers that pass their parameter on. The message quotes the check."""
+    folder = tmp_path / "guarded_project"
+    shutil.copytree(FIXTURES / "guarded_project", folder)
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", folder)
+    findings = result.json()["findings"]
+    found = {(Path(f["path"]).relative_to(folder).as_posix(), f["line"]): (f["code"], f["severity"]) for f in findings}
+    assert found == marked_lines(folder), result.out
+    quoted = {f["line"]: f["message"] for f in findings if f["severity"] == "SUGGESTION"}
+    assert 'Only when `uri.startswith("data:")` holds in `load_uri`: the argument here is not known' in quoted[10]
+    assert "`isinstance(file, str)` holds in `metadata`: the argument here does not pass it" in quoted[15]

@@ -128,7 +128,7 @@ def _depth(settings: Settings) -> int:
 
 # -- the per-file pass -------------------------------------------------------------------------
 class Frame:
-    __slots__ = ("kind", "key", "node", "types", "declared", "defs", "owner", "receiver")
+    __slots__ = ("kind", "key", "node", "types", "declared", "defs", "owner", "receiver", "params", "exits")
 
     def __init__(self, kind: str, key: str, node: Optional[cst.CSTNode] = None) -> None:
         self.kind = kind  # module, class, async, sync, memoized, lambda, offloaded
@@ -139,6 +139,8 @@ class Frame:
         self.defs: Dict[str, str] = {}  # nested functions and classes: local name -> key
         self.owner = ""  # for methods: the class key
         self.receiver = ""  # for methods: the name of `self`/`cls`
+        self.params: List[str] = []  # as callers pass them (without `self`)
+        self.exits: List[List[Any]] = []  # guards of `if not ok(param): raise` at the top of the body
 
 
 def _optional_inner(annotation: cst.BaseExpression) -> Optional[cst.BaseExpression]:
@@ -195,6 +197,10 @@ class BlockingCalls(Rule):
         # Method calls on a receiver whose type needs the module's declarations (or another's):
         # (function frame, call, receiver type, statement, place).
         self.typed: List[Tuple[Frame, cst.Call, TypeExpr, cst.CSTNode, Tuple[cst.CSTNode, ...]]] = []
+        # Checks on parameters the code being walked sits behind: (function frame, guards).
+        self.guards: List[Tuple[Frame, List[List[Any]]]] = []
+        self.args: Dict[str, Dict[str, List[List[Any]]]] = {}  # helper key -> ref -> argument facts
+        self.params: Dict[str, List[str]] = {}  # helper key -> parameters as callers pass them
 
     # -- frames --------------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
@@ -231,6 +237,9 @@ class BlockingCalls(Rule):
             if "staticmethod" not in decorators:
                 frame.owner, frame.receiver = parent.key, params[0].name.value
         self.frames.append(frame)
+        frame.params = [p.name.value for p in params[1 if frame.receiver else 0:]]
+        if frame.kind == "sync" and frame.params:
+            self.params[key] = frame.params
         for param in params:
             frame.types[param.name.value] = None  # a parameter hides the same name outside
             if param.annotation is not None:
@@ -414,6 +423,87 @@ class BlockingCalls(Rule):
         if fact is not None and (annotated or fact not in self.declares):
             self.declares[fact] = type_expr
 
+    # -- guards: checks on a helper's own parameters ---------------------------------------------
+    def _checks(self, test: cst.BaseExpression, holds: bool) -> List[List[Any]]:
+        """Guards `test` (or its negation) puts on the parameters of the function being walked:
+        [param, kind, data, negated, text]; [] for a test that says nothing this rule reads."""
+        function = self._function()
+        if function is None or function.kind != "sync":
+            return []
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            return self._checks(test.expression, not holds)
+        if isinstance(test, cst.BooleanOperation):
+            both = isinstance(test.operator, cst.And) if holds else isinstance(test.operator, cst.Or)
+            return self._checks(test.left, holds) + self._checks(test.right, holds) if both else []
+        found = _parameter_check(test, function.params)
+        if found is None:
+            return []
+        param, kind, data = found
+        return [[param, kind, data, not holds, self.module.code_for_node(test) if self.module else ""]]
+
+    def _push_guards(self, test: cst.BaseExpression, holds: bool) -> None:
+        function = self._function()
+        self.guards.append((function, self._checks(test, holds)))  # type: ignore[arg-type]
+
+    def _pop_guards(self, node: cst.CSTNode) -> None:
+        self.guards.pop()
+
+    def visit_If_body(self, node: cst.If) -> None:
+        self._push_guards(node.test, True)
+
+    def leave_If_body(self, node: cst.If) -> None:
+        self.guards.pop()
+        function = self._function()
+        if function is not None and node.orelse is None and _exits(node.body) and function.node is not None \
+                and any(statement is node for statement in function.node.body.body):  # type: ignore[attr-defined]
+            function.exits.extend(self._checks(node.test, False))
+
+    def visit_If_orelse(self, node: cst.If) -> None:
+        self._push_guards(node.test, False)
+
+    leave_If_orelse = _pop_guards
+
+    def visit_IfExp_body(self, node: cst.IfExp) -> None:
+        self._push_guards(node.test, True)
+
+    leave_IfExp_body = _pop_guards
+
+    def visit_IfExp_orelse(self, node: cst.IfExp) -> None:
+        self._push_guards(node.test, False)
+
+    leave_IfExp_orelse = _pop_guards
+
+    def visit_BooleanOperation_right(self, node: cst.BooleanOperation) -> None:
+        self._push_guards(node.left, isinstance(node.operator, cst.And))  # `a or b()`: b runs when not a
+
+    leave_BooleanOperation_right = _pop_guards
+
+    def _active_guards(self, function: Frame) -> List[List[Any]]:
+        return [*function.exits, *(g for frame, guards in self.guards if frame is function for g in guards)]
+
+    def _arg_facts(self, call: cst.Call, function: Frame) -> List[Any]:
+        """What the caller passes, as far as a guard can use it: [positional facts, {keyword: fact}]."""
+        positional: List[Any] = []
+        keywords: Dict[str, Any] = {}
+        for arg in call.args:
+            if arg.star:
+                break
+            fact = _literal_fact(arg.value)
+            if fact is None and isinstance(arg.value, cst.Name):
+                if arg.value.value in function.params and not self._frame_type(arg.value.value):
+                    fact = ["p", arg.value.value]
+                else:
+                    known = self._value_type(arg.value)
+                    fact = ["t", known] if isinstance(known, str) else None
+            elif fact is None and isinstance(arg.value, cst.Call):
+                known = self._value_type(arg.value)
+                fact = ["t", known] if isinstance(known, str) else None
+            if arg.keyword is not None:
+                keywords[arg.keyword.value] = fact
+            else:
+                positional.append(fact)
+        return [positional, keywords]
+
     # -- calls -------------------------------------------------------------------------------
     def visit_Await(self, node: cst.Await) -> None:
         # An awaited call returns an awaitable: whatever its name, it is an async variant.
@@ -519,11 +609,16 @@ class BlockingCalls(Rule):
         ref = self._project_ref(node.func, callee)
         if ref is None:
             return
+        facts = self._arg_facts(node, function)
         if function.kind == "async":
             statement = self.context.statements[-1] if self.context.statements else node
-            self.sites.setdefault(function.key, []).append((node, ref, statement, self.context.place))
+            self.sites.setdefault(function.key, []).append((node, ref, statement, self.context.place, facts))
         else:
             self.calls.setdefault(function.key, set()).add(ref)
+            if any(facts[0]) or any(facts[1].values()):
+                known = self.args.setdefault(function.key, {}).setdefault(ref, [])
+                if facts not in known and len(known) < 4:
+                    known.append(facts)
 
     def _nonblocking(self, node: cst.Call, entry: Entry) -> bool:
         return _nonblocking(_false_args(node), entry)
@@ -543,8 +638,10 @@ class BlockingCalls(Rule):
         if entry.severity.rank < Severity.WARNING.rank:
             return  # a suggestion-level entry is not enough to call a whole helper blocking
         known = self.direct.get(function.key)
-        if known is None or _RANK[entry.severity.value] > _RANK[known[2].severity.value]:
-            self.direct[function.key] = (node, callee, entry, where[1] if where else self.context.place)
+        guards = self._active_guards(function) if where is None else []
+        rank = (_RANK[entry.severity.value], not guards)
+        if known is None or rank > (_RANK[known[2].severity.value], not known[4]):
+            self.direct[function.key] = (node, callee, entry, where[1] if where else self.context.place, guards)
 
     def _project_ref(self, func: cst.BaseExpression, callee: Optional[str]) -> Optional[str]:
         """`@key` for a function of this file, a qualified name for one imported from elsewhere."""
@@ -569,7 +666,7 @@ class BlockingCalls(Rule):
         imports = {k: v for k, v in self.names.aliases.items() if v.startswith(".") or v.split(".")[0] not in _STDLIB}
         summary: Dict[str, Any] = {"functions": self.functions, "classes": sorted(self.classes), "calls": calls,
                                    "direct": {}, "sites": {}, "imports": imports, "declares": self.declares,
-                                   "typed": {}}
+                                   "typed": {}, "args": self.args, "params": self.params}
         self.context.summary[self.family] = summary
         locator = self.context.locator
         lines = self.context.text.splitlines()
@@ -596,29 +693,32 @@ class BlockingCalls(Rule):
         if not (self.direct or self.sites):
             return
 
-        for key, (call, callee, entry, place) in self.direct.items():
+        for key, (call, callee, entry, place, guards) in self.direct.items():
             line = where(call, place)
             summary["direct"][key] = line + [callee, entry.severity.value, entry.alternative, lines[line[0] - 1].strip()]
+            if guards:
+                summary["direct"][key].append(guards)
         graph = Graph({"": summary}, max_depth=_depth(self.context.settings), local_only=True)
         for key, found in self.sites.items():
             kept = []
-            for call, ref, statement, place in found:
+            for call, ref, statement, place, facts in found:
                 chain, complete = graph.chain("", key, ref)
                 if chain is not None:
-                    self._report_chain(call, statement, key, chain, place)
+                    self._report_chain(call, statement, key, chain, place, graph.guard_outcome("", facts, chain))
                 elif not complete:
                     spot = where(call, place)
                     statement_at = locator.where(statement, place)
                     stmt_line = statement_at.start.line if statement_at is not None else spot[0]
                     text = "\n".join(lines[spot[0] - 1 : min(spot[2], spot[0] + 11)])
-                    kept.append([ref] + spot + [stmt_line, text])
+                    kept.append([ref] + spot + [stmt_line, text, facts])
             if kept:
                 summary["sites"][key] = kept
 
-    def _report_chain(self, call: cst.Call, statement: cst.CSTNode, key: str, chain: List[Link], place: Tuple[cst.CSTNode, ...]) -> None:
+    def _report_chain(self, call: cst.Call, statement: cst.CSTNode, key: str, chain: List[Link],
+                      place: Tuple[cst.CSTNode, ...], unmet: Optional[str]) -> None:
         if "ARV202" not in self.context.settings.enabled:
             return
-        message, severity, extra = describe(key, chain, "")
+        message, severity, extra = describe(key, chain, "", unmet)
         self.context.reports.append(Report(call, "ARV202", message, severity, statement, extra, place))
 
     # -- the project join ----------------------------------------------------------------------
@@ -639,11 +739,13 @@ class BlockingCalls(Rule):
                 continue
             graph.max_depth = _depth(file_settings)
             for key, sites in summary.get("sites", {}).items():
-                for ref, line, column, end_line, end_column, stmt_line, text in (site[:7] for site in sites):
+                for site in sites:
+                    ref, line, column, end_line, end_column, stmt_line, text = site[:7]
                     chain, _ = graph.chain(path, key, ref)
                     if chain is None:
                         continue
-                    message, severity, extra = describe(key, chain, path)
+                    unmet = graph.guard_outcome(path, site[7] if len(site) > 7 else None, chain)
+                    message, severity, extra = describe(key, chain, path, unmet)
                     findings.append(Finding(
                         path=path, line=line, column=column, end_line=end_line, end_column=end_column,
                         code="ARV202", severity=severity, message=message,
@@ -765,6 +867,47 @@ class Graph:
             self.edges[node] = found
         return self.edges[node]
 
+    def guard_outcome(self, caller: str, facts: Optional[List[Any]], chain: List[Link]) -> Optional[str]:
+        """None when the chain's blocking call is unguarded or the arguments pass its guards;
+        else the first guard they are not known to pass, quoted (`isinstance(file, str)` in `_meta`)."""
+        path, key, direct = chain[-1]
+        guards = direct[8] if direct is not None and len(direct) > 8 else []
+        for param, kind, data, negated, text in guards:
+            passes = self._passes(chain, len(chain) - 1, param, kind, data, negated, caller, facts)
+            if passes is not True:
+                check = f"`{text}` {'is false' if negated else 'holds'} in `{key}`"
+                return f"{check}: the argument here {'does not pass it' if passes is False else 'is not known to pass it'}"
+        return None
+
+    def _passes(self, chain: List[Link], index: int, param: str, kind: str, data: Any, negated: bool,
+                caller: str, facts: Optional[List[Any]]) -> Optional[bool]:
+        """Whether what reaches parameter `param` of chain[index] passes the check: True, False,
+        or None when nothing says (one caller passing it is enough)."""
+        path, key, _ = chain[index]
+        params = self.files[path].get("params", {}).get(key)
+        if params is None or param not in params:
+            return None
+        if index == 0:
+            passed = [facts] if facts else []
+        else:
+            before = chain[index - 1][:2]
+            passed = [f for ref, lists in self.files[before[0]].get("args", {}).get(before[1], {}).items()
+                      if self.resolve(before[0], ref) == (path, key) for f in lists]
+        outcome: Optional[bool] = False if passed else None
+        for positional, keywords in passed:
+            position = params.index(param)
+            fact = keywords.get(param) if param in keywords else positional[position] if position < len(positional) else None
+            if fact is not None and fact[0] == "p" and index > 0:
+                verdict = self._passes(chain, index - 1, fact[1], kind, data, negated, caller, facts)
+            else:
+                verdict = _check(fact, kind, data)
+                verdict = None if verdict is None else verdict != negated
+            if verdict is None or verdict:
+                outcome = verdict if outcome is not True else True
+            if outcome:
+                return True
+        return outcome
+
     def _incomplete(self, node: Tuple[str, str]) -> bool:
         summary = self.files[node[0]]
         refs = summary.get("calls", {}).get(node[1], ())
@@ -821,6 +964,97 @@ def _common(a: str, b: str) -> str:
             break
         size += 1
     return a[:size]
+
+
+def _parameter_check(test: cst.BaseExpression, params: List[str]) -> Optional[Tuple[str, str, Any]]:
+    """(param, kind, data) for `isinstance(p, T)`, `p.startswith("x")`, `hasattr(p, "a")`,
+    `p is None`: the checks a caller's literal or known type decides."""
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and len(test.args) == 2:
+        subject, what = test.args[0].value, test.args[1].value
+        if not (isinstance(subject, cst.Name) and subject.value in params):
+            return None
+        if test.func.value == "isinstance":
+            names = [e.value for e in what.elements] if isinstance(what, cst.Tuple) else [what]
+            dotted = [dotted_name(n) for n in names]
+            return (subject.value, "isinstance", [d.rsplit(".", 1)[-1] for d in dotted if d]) if all(dotted) else None
+        if test.func.value == "hasattr" and isinstance(what, cst.SimpleString):
+            return subject.value, "hasattr", what.evaluated_value
+        return None
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and test.func.attr.value == "startswith":
+        subject = test.func.value
+        if isinstance(subject, cst.Name) and subject.value in params and len(test.args) == 1:
+            what = test.args[0].value
+            strings = [e.value for e in what.elements] if isinstance(what, cst.Tuple) else [what]
+            if all(isinstance(s, cst.SimpleString) for s in strings):
+                return subject.value, "startswith", [s.evaluated_value for s in strings]  # type: ignore[union-attr]
+        return None
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.left, cst.Name):
+        target = test.comparisons[0]
+        if test.left.value in params and isinstance(target.comparator, cst.Name) and target.comparator.value == "None":
+            if isinstance(target.operator, (cst.Is, cst.IsNot)):
+                return test.left.value, "none" if isinstance(target.operator, cst.Is) else "not-none", None
+    return None
+
+
+# What a literal argument is, for the checks above: its builtin type and, for a string, its value.
+_LITERALS = {cst.SimpleString: "str", cst.ConcatenatedString: "str", cst.FormattedString: "str",
+             cst.Integer: "int", cst.Float: "float", cst.List: "list", cst.Dict: "dict", cst.Tuple: "tuple",
+             cst.Set: "set", cst.ListComp: "list", cst.DictComp: "dict", cst.SetComp: "set"}
+_SAMPLES = {"str": "", "bytes": b"", "int": 0, "float": 0.0, "list": [], "dict": {}, "tuple": (), "set": set(),
+            "None": None, "bool": False}
+
+
+_BUILTINS = frozenset(("str", "bytes", "int", "float", "list", "dict", "tuple", "set", "bool", "NoneType", "object"))
+
+
+def _literal_fact(node: cst.BaseExpression) -> Optional[List[Any]]:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return ["l", "bytes" if isinstance(value, bytes) else "str", value if isinstance(value, str) else None]
+    if isinstance(node, cst.Name) and node.value in ("None", "True", "False"):
+        return ["l", "None" if node.value == "None" else "bool", None]
+    kind = _LITERALS.get(type(node))
+    return ["l", kind, None] if kind else None
+
+
+def _check(fact: Optional[List[Any]], kind: str, data: Any) -> Optional[bool]:
+    """Whether a value the fact describes passes a check (not negated); None when unknown."""
+    if fact is None or fact[0] not in ("l", "t"):
+        return None
+    if fact[0] == "t":
+        last = str(fact[1]).rsplit(".", 1)[-1]
+        if kind in ("none", "not-none"):
+            return kind == "not-none"
+        if kind == "isinstance" and last in data:
+            return True
+        # A stdlib class (a Path) is none of the builtins a check names; a project's class may be.
+        return False if kind == "isinstance" and set(data) <= _BUILTINS and not project_like(fact[1]) else None
+    literal, value = fact[1], fact[2]
+    if kind == "none":
+        return literal == "None"
+    if kind == "not-none":
+        return literal != "None"
+    if kind == "isinstance":
+        if not set(data) <= _BUILTINS:
+            return None  # a class of the project or a protocol: its hierarchy is not known here
+        return literal in data or "object" in data or (literal == "bool" and "int" in data) or \
+            (literal == "None" and "NoneType" in data)
+    if kind == "hasattr":
+        return hasattr(_SAMPLES.get(literal), data) if literal in _SAMPLES else None
+    if kind == "startswith":
+        return None if value is None else any(value.startswith(p) for p in data if isinstance(p, str))
+    return None
+
+
+def _exits(body: cst.BaseSuite) -> bool:
+    """Whether a block always leaves the function (its last statement returns or raises)."""
+    statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    last = statements[-1] if statements else None
+    if isinstance(last, cst.SimpleStatementLine):
+        return isinstance(last.body[-1], (cst.Return, cst.Raise))
+    if isinstance(last, cst.SimpleStatementSuite):
+        return isinstance(last.body[-1], (cst.Return, cst.Raise))
+    return False
 
 
 def _false_args(call: cst.Call) -> List[str]:
@@ -969,11 +1203,12 @@ class Types:
         return [*site[3:7], callee, entry.severity.value, entry.alternative, text]
 
 
-def describe(key: str, chain: List[Link], caller_path: str) -> Tuple[str, Severity, str]:
-    """Message, severity and snippet evidence of a chain `handler() -> _load() -> open()`."""
+def describe(key: str, chain: List[Link], caller_path: str, unmet: Optional[str] = None) -> Tuple[str, Severity, str]:
+    """Message, severity and snippet evidence of a chain `handler() -> _load() -> open()`; `unmet`:
+    the helper's guard the call's argument is not known to pass (a SUGGESTION then)."""
     path, helper_key, direct = chain[-1]
     assert direct is not None
-    line, _, _, _, callee, severity, alternative, text = direct
+    line, _, _, _, callee, severity, alternative, text = direct[:8]
     names = [key] + [k for _, k, _ in chain] + [callee]
     arrow = " -> ".join(f"{n}()" for n in names)
     where = f"{path}:{line}" if path and path != caller_path else f"line {line}"
@@ -986,6 +1221,9 @@ def describe(key: str, chain: List[Link], caller_path: str) -> Tuple[str, Severi
         f"Instead: make `{first}` async, or call it with `await asyncio.to_thread({first}, ...)`; "
         f"for `{callee}()` use {alternative}."
     )
+    if unmet:
+        level = Severity.SUGGESTION
+        message += f" Only when {unmet}."
     label = f"{path}:{line}" if path else f"line {line}"
     extra = f"# {label} (in {helper_key}):\n{text}"
     return message, level, extra
