@@ -73,7 +73,7 @@ def reduce_type(expr: TypeExpr) -> TypeExpr:
     if isinstance(expr, str) or expr is None or expr[0] not in _STEPS:
         return expr
     base = reduce_type(expr[1])
-    if base is None:
+    if base is None or base[0] == "union":
         return None
     if isinstance(base, str) or base[0] in ("iter", "dict", "tuple", "cm"):
         return type_step(expr[0], base, expr[2:]) if not project_like(base) else (expr[0], base, *expr[2:])

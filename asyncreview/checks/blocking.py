@@ -201,6 +201,9 @@ class BlockingCalls(Rule):
         self.guards: List[Tuple[Frame, List[List[Any]]]] = []
         self.args: Dict[str, Dict[str, List[List[Any]]]] = {}  # helper key -> ref -> argument facts
         self.params: Dict[str, List[str]] = {}  # helper key -> parameters as callers pass them
+        # if statements being walked: (frame, its types before the test, types at the end of each
+        # branch that falls through), so a name bound differently on two branches is both after.
+        self.branches: List[Tuple[Frame, Dict[str, TypeExpr], List[Dict[str, TypeExpr]]]] = []
 
     # -- frames --------------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
@@ -448,11 +451,26 @@ class BlockingCalls(Rule):
     def _pop_guards(self, node: cst.CSTNode) -> None:
         self.guards.pop()
 
+    def visit_If(self, node: cst.If) -> None:
+        frame = self.frames[-1]
+        self.branches.append((frame, dict(frame.types), []))
+
+    def leave_If(self, node: cst.If) -> None:
+        frame, _, outcomes = self.branches.pop()
+        if not (isinstance(node.orelse, cst.Else) and _exits(node.orelse.body)):
+            outcomes.append(frame.types)
+        if outcomes:
+            frame.types = _merge(outcomes)
+
     def visit_If_body(self, node: cst.If) -> None:
         self._push_guards(node.test, True)
 
     def leave_If_body(self, node: cst.If) -> None:
         self.guards.pop()
+        frame, before, outcomes = self.branches[-1]
+        if not _exits(node.body):
+            outcomes.append(frame.types)
+        frame.types = dict(before)  # the else branch starts from what held before the test
         function = self._function()
         if function is not None and node.orelse is None and _exits(node.body) and function.node is not None \
                 and any(statement is node for statement in function.node.body.body):  # type: ignore[attr-defined]
@@ -603,7 +621,9 @@ class BlockingCalls(Rule):
             return
         if entry is None and isinstance(node.func, cst.Attribute) and node.func.attr.value in self.table.method_names:
             receiver = self._expr_type(node.func.value)
-            if receiver is not None and not isinstance(receiver, str):
+            if isinstance(receiver, tuple) and receiver[0] == "union":
+                self._call_on_branches(node, receiver[1:], function)
+            elif receiver is not None and not isinstance(receiver, str):
                 statement = self.context.statements[-1] if self.context.statements else node
                 self.typed.append((function, node, receiver, statement, self.context.place))
         ref = self._project_ref(node.func, callee)
@@ -619,6 +639,24 @@ class BlockingCalls(Rule):
                 known = self.args.setdefault(function.key, {}).setdefault(ref, [])
                 if facts not in known and len(known) < 4:
                     known.append(facts)
+
+    def _call_on_branches(self, node: cst.Call, types: Tuple[TypeExpr, ...], function: Frame) -> None:
+        """A method called on a name that has a different type on each branch that bound it: each
+        type alone. A type without that method is not the one this call runs on (a BytesIO's
+        getvalue() where the other branch opened a file)."""
+        method = node.func.attr.value  # type: ignore[attr-defined]
+        worst = None
+        for owner in types:
+            if not isinstance(owner, str):
+                continue
+            entry = self.table.lookup(f"{owner}.{method}")
+            has = _methods_of(owner)
+            if entry is None or self._nonblocking(node, entry) or (has and method not in has):
+                continue
+            if worst is None or entry.severity.rank > worst[1].severity.rank:
+                worst = (f"{owner}.{method}", entry)
+        if worst is not None:
+            self._blocking(node, worst[0], worst[1], function)
 
     def _nonblocking(self, node: cst.Call, entry: Entry) -> bool:
         return _nonblocking(_false_args(node), entry)
@@ -1046,6 +1084,21 @@ def _check(fact: Optional[List[Any]], kind: str, data: Any) -> Optional[bool]:
     return None
 
 
+def _merge(outcomes: List[Dict[str, TypeExpr]]) -> Dict[str, TypeExpr]:
+    """Names' types where branches meet: one type, or ("union", ...) of the types they had."""
+    merged: Dict[str, TypeExpr] = {}
+    for name in {name for outcome in outcomes for name in outcome}:
+        seen: List[TypeExpr] = []
+        for outcome in outcomes:
+            if name in outcome:
+                value = outcome[name]
+                for one in (value[1:] if isinstance(value, tuple) and value[0] == "union" else (value,)):
+                    if one not in seen:
+                        seen.append(one)
+        merged[name] = seen[0] if len(seen) == 1 else ("union", *seen)
+    return merged
+
+
 def _exits(body: cst.BaseSuite) -> bool:
     """Whether a block always leaves the function (its last statement returns or raises)."""
     statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
@@ -1131,6 +1184,8 @@ class Types:
                 return ("class", *found)
             return expr
         kind = expr[0]
+        if kind == "union":
+            return None
         if kind == "class":
             return tuple(expr)
         if kind in ("iter", "cm", "dict", "tuple"):
