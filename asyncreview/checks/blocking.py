@@ -128,7 +128,8 @@ def _depth(settings: Settings) -> int:
 
 # -- the per-file pass -------------------------------------------------------------------------
 class Frame:
-    __slots__ = ("kind", "key", "node", "types", "declared", "defs", "owner", "receiver", "params", "exits")
+    __slots__ = ("kind", "key", "node", "types", "declared", "defs", "owner", "receiver", "params", "exits",
+                 "origins")
 
     def __init__(self, kind: str, key: str, node: Optional[cst.CSTNode] = None) -> None:
         self.kind = kind  # module, class, async, sync, memoized, lambda, offloaded
@@ -141,6 +142,9 @@ class Frame:
         self.receiver = ""  # for methods: the name of `self`/`cls`
         self.params: List[str] = []  # as callers pass them (without `self`)
         self.exits: List[List[Any]] = []  # guards of `if not ok(param): raise` at the top of the body
+        # (name, type) -> guards the binding sat behind: `if isinstance(file, str): f = open(file)`
+        # makes every blocking call on that `f` as guarded as the open() itself.
+        self.origins: Dict[Tuple[str, str], List[List[Any]]] = {}
 
 
 def _optional_inner(annotation: cst.BaseExpression) -> Optional[cst.BaseExpression]:
@@ -425,6 +429,9 @@ class BlockingCalls(Rule):
             fact = f"attr:{self._receiver_frame(target.value).owner}.{target.attr.value}"  # type: ignore[union-attr]
         if fact is not None and (annotated or fact not in self.declares):
             self.declares[fact] = type_expr
+        elif fact is not None and not annotated and self.declares[fact] != type_expr:
+            # set to two types in two places (a file here, a BytesIO there): neither is known
+            self.declares[fact] = ("union", self.declares[fact], type_expr)
 
     # -- guards: checks on a helper's own parameters ---------------------------------------------
     def _checks(self, test: cst.BaseExpression, holds: bool) -> List[List[Any]]:
@@ -496,6 +503,13 @@ class BlockingCalls(Rule):
 
     leave_BooleanOperation_right = _pop_guards
 
+    def _origin_guards(self, node: cst.Call, callee: str, function: Frame) -> List[List[Any]]:
+        """The guards the receiver's binding sat behind (`f.read()` after a guarded `f = open()`)."""
+        func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            return function.origins.get((func.value.value, callee.rsplit(".", 1)[0]), [])
+        return []
+
     def _active_guards(self, function: Frame) -> List[List[Any]]:
         return [*function.exits, *(g for frame, guards in self.guards if frame is function for g in guards)]
 
@@ -542,7 +556,10 @@ class BlockingCalls(Rule):
 
     def _bind(self, target: cst.BaseExpression, type_name: TypeExpr = None) -> None:
         if isinstance(target, cst.Name):
-            self.frames[-1].types[target.value] = type_name
+            frame = self.frames[-1]
+            frame.types[target.value] = type_name
+            if isinstance(type_name, str) and frame.kind == "sync":
+                frame.origins[(target.value, type_name)] = self._active_guards(frame)
         elif isinstance(target, (cst.Tuple, cst.List)):
             starred = any(isinstance(e, cst.StarredElement) for e in target.elements)
             for index, element in enumerate(target.elements):
@@ -676,7 +693,7 @@ class BlockingCalls(Rule):
         if entry.severity.rank < Severity.WARNING.rank:
             return  # a suggestion-level entry is not enough to call a whole helper blocking
         known = self.direct.get(function.key)
-        guards = self._active_guards(function) if where is None else []
+        guards = self._active_guards(function) + self._origin_guards(node, callee, function) if where is None else []
         rank = (_RANK[entry.severity.value], not guards)
         if known is None or rank > (_RANK[known[2].severity.value], not known[4]):
             self.direct[function.key] = (node, callee, entry, where[1] if where else self.context.place, guards)
