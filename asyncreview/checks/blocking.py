@@ -436,7 +436,7 @@ class BlockingCalls(Rule):
     # -- guards: checks on a helper's own parameters ---------------------------------------------
     def _checks(self, test: cst.BaseExpression, holds: bool) -> List[List[Any]]:
         """Guards `test` (or its negation) puts on the parameters of the function being walked:
-        [param, kind, data, negated, text]; [] for a test that says nothing this rule reads."""
+        [param, kind, data, negated, test node]; [] for a test that says nothing this rule reads."""
         function = self._function()
         if function is None or function.kind != "sync":
             return []
@@ -449,7 +449,7 @@ class BlockingCalls(Rule):
         if found is None:
             return []
         param, kind, data = found
-        return [[param, kind, data, not holds, self.module.code_for_node(test) if self.module else ""]]
+        return [[param, kind, data, not holds, test]]  # the test's text is written only if reported
 
     def _push_guards(self, test: cst.BaseExpression, holds: bool) -> None:
         function = self._function()
@@ -751,8 +751,8 @@ class BlockingCalls(Rule):
         for key, (call, callee, entry, place, guards) in self.direct.items():
             line = where(call, place)
             summary["direct"][key] = line + [callee, entry.severity.value, entry.alternative, lines[line[0] - 1].strip()]
-            if guards:
-                summary["direct"][key].append(guards)
+            if guards and self.module is not None:
+                summary["direct"][key].append([[*g[:4], self.module.code_for_node(g[4])] for g in guards])
         graph = Graph({"": summary}, max_depth=_depth(self.context.settings), local_only=True)
         for key, found in self.sites.items():
             kept = []
