@@ -5,8 +5,9 @@ built as the single traversal goes answers what the rules ask: what does `aio.ti
 
 from __future__ import annotations
 
+import functools
 import keyword
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set
 
 import libcst as cst
 
@@ -32,6 +33,66 @@ def _module_name(node: cst.BaseExpression) -> str:
 
 def returns_table() -> Dict[str, str]:
     return load_table("common", "types")["returns"]
+
+
+# -- type expressions --------------------------------------------------------------------------
+# What a rule knows of a value's type: a qualified name ("pathlib.Path"), or a tuple that says how
+# to get it, so that what another module declares can finish it after the pool:
+#   ("iter", T) items of T; ("dict", K, V); ("tuple", T, ...); ("cm", T) a context manager giving T;
+#   ("call", ref) what a project function returns, or an instance of a project class;
+#   ("name", ref) a module-level name of the project; ("attr", T, name); ("meth", T, name) what a
+#   method of T returns; ("with", T) what `with` gives; ("elem", T) an item of T when iterating;
+#   ("part", T, i) the i-th name unpacked from T; ("class", path, key) an instance of a project class.
+TypeExpr = Any
+
+
+def type_step(kind: str, base: TypeExpr, rest: Sequence[Any]) -> TypeExpr:
+    """The type one step gives on a base whose type is known (not a project class); None if unknown."""
+    types = load_table("common", "types")
+    if isinstance(base, str):
+        if kind == "attr":
+            return types["attributes"].get(f"{base}.{rest[0]}")
+        if kind in ("meth", "div"):
+            return types["returns"].get(f"{base}.{rest[0] if kind == 'meth' else '__truediv__'}")
+        return base if kind == "with" else None  # `with open(p) as f`: the file itself
+    shape = base[0]
+    if kind == "with" and shape == "cm":
+        return base[1]
+    if kind == "elem" and shape in ("iter", "dict"):
+        return base[1]
+    if kind == "part" and shape == "tuple" and 0 <= rest[0] < len(base) - 1:
+        return base[rest[0] + 1]
+    if kind == "meth" and shape == "dict":
+        views = {"keys": ("iter", base[1]), "values": ("iter", base[2]), "items": ("iter", ("tuple", base[1], base[2]))}
+        return views.get(rest[0])
+    return None
+
+
+def reduce_type(expr: TypeExpr) -> TypeExpr:
+    """Take every step that needs no other module: `("elem", ("iter", "pathlib.Path"))` is a Path."""
+    if isinstance(expr, str) or expr is None or expr[0] not in _STEPS:
+        return expr
+    base = reduce_type(expr[1])
+    if base is None or base[0] == "union":
+        return None
+    if isinstance(base, str) or base[0] in ("iter", "dict", "tuple", "cm"):
+        return type_step(expr[0], base, expr[2:]) if not project_like(base) else (expr[0], base, *expr[2:])
+    return (expr[0], base, *expr[2:])
+
+
+_STEPS = frozenset(("attr", "meth", "div", "with", "elem", "part"))
+
+
+def project_like(base: TypeExpr) -> bool:
+    """A name that may be a class of the analyzed project (`.models.Config`, `app.Config`): what
+    its attributes are is known only to the join. Every known type the tables use has a dot."""
+    return isinstance(base, str) and (base.startswith(".") or base.split(".")[0] not in _known_tops())
+
+
+@functools.lru_cache(maxsize=1)
+def _known_tops() -> FrozenSet[str]:
+    types = load_table("common", "types")
+    return frozenset(name.split(".")[0] for table in (types["returns"], types["attributes"]) for name in (*table, *table.values()))
 
 
 def mention_pairs(names: Iterable[str]) -> Dict[str, Set[str]]:

@@ -3,11 +3,14 @@ offloading, suppressions, the cache, config extensions; and the table's examples
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from asyncreview.catalogue import load_table, rule_docs
 from asyncreview.checks.blocking import RULES, Table
 from asyncreview.testing import findings_for
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "blocking"
 
 PYPROJECT = """
 [tool.asyncreview]
@@ -333,3 +336,44 @@ def test_table_is_a_superset_of_the_runtime_detectors():
             if call["condition"] and call["condition"] not in data["runtime-conditions"]:
                 unexplained.add(call["condition"])
     assert missing == [] and unexplained == set()
+
+
+def marked_lines(folder):
+    """{(file, line): code} for every line of a fixture project ending in `# ARVnnn ...`."""
+    marks = {}
+    for path in sorted(folder.rglob("*.py")):
+        for number, text in enumerate(path.read_text().splitlines(), 1):
+            found = re.search(r"# (ARV\d{3})\b(?: (CRITICAL|WARNING|SUGGESTION)\b)?", text)
+            if found:
+                marks[(path.relative_to(folder).as_posix(), number)] = found.group(1, 2) if found.group(2) else found.group(1)
+    return marks
+
+
+def test_receivers_typed_by_another_modules_declarations(cli, tmp_path):
+    """fixtures/blocking/typed_project: `config_dir().read_text()` with `config_dir() -> Path`
+    in another module, a @contextmanager's `Iterator[Path]`, dataclass fields, `self.x: Path`,
+    module constants, `dict[Path, float]` items, `/` and `.parent`: each marked line is ARV201."""
+    folder = tmp_path / "typed_project"
+    shutil.copytree(FIXTURES / "typed_project", folder)
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", folder)
+    found = {(Path(f["path"]).relative_to(folder).as_posix(), f["line"]): f["code"]
+             for f in result.json()["findings"] if f["severity"] != "SUGGESTION"}
+    assert found == marked_lines(folder), result.out
+    second = cli("--select", "ARV2", "--format", "json", folder)  # the cache fill, then from the cache
+    third = cli("--select", "ARV2", "--format", "json", folder)
+    assert second.json()["findings"] == third.json()["findings"] == result.json()["findings"]
+
+
+def test_a_chain_into_a_guarded_helper_is_a_suggestion_unless_the_argument_passes(cli, tmp_path):
+    """fixtures/blocking/guarded_project: `load_uri` opens only after `if not uri.startswith("data:"):
+    raise`, `metadata` only `if isinstance(file, str)`; a literal or a known type decides, through
+    helpers that pass their parameter on. The message quotes the check."""
+    folder = tmp_path / "guarded_project"
+    shutil.copytree(FIXTURES / "guarded_project", folder)
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", folder)
+    findings = result.json()["findings"]
+    found = {(Path(f["path"]).relative_to(folder).as_posix(), f["line"]): (f["code"], f["severity"]) for f in findings}
+    assert found == marked_lines(folder), result.out
+    quoted = {f["line"]: f["message"] for f in findings if f["severity"] == "SUGGESTION"}
+    assert 'Only when `uri.startswith("data:")` holds in `load_uri`: the argument here is not known' in quoted[10]
+    assert "`isinstance(file, str)` holds in `metadata`: the argument here does not pass it" in quoted[15]

@@ -64,6 +64,8 @@ def _spellings(name, seen=()):
     yield f"from {module} import {last}\n{last}(x)\n"
     yield f"from {module} import {last} as other\nother(x)\n"
     yield f"import {module} as m\nm.{last}(x)\n"
+    if len(seen) > 3:  # `Path.cwd().resolve().with_suffix(".x").open()`: deeper chains repeat the same words
+        return
     for call, result in returns_table().items():
         if call in seen:
             continue
