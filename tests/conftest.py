@@ -70,3 +70,17 @@ def cli(tmp_path):
         return CliResult(completed)
 
     return run
+
+
+def install_plugin_pack(tmp_path, package, source, entry_points):
+    """A plugin package installed as pip would (a folder on the path, a dist-info with its entry
+    points), for a subprocess: returns the environment that puts it on PYTHONPATH."""
+    site = tmp_path / "site"
+    (site / package).mkdir(parents=True)
+    (site / package / "__init__.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    name = package.replace("_", "-")
+    info = site / f"{package}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(entry_points, encoding="utf-8")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")]))}

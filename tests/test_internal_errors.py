@@ -3,8 +3,8 @@ point, ends the run with exit status 2 and its cause in one line on stderr, and 
 what was found is still written (ruff's convention)."""
 
 import json
-import os
-import textwrap
+
+from conftest import install_plugin_pack
 
 BROKEN = """
 import os
@@ -61,14 +61,7 @@ APP = "import time\n\n\nasync def f():\n    time.sleep(1)\n"
 
 
 def _install(tmp_path):
-    site = tmp_path / "site"
-    (site / "broken_pack").mkdir(parents=True)
-    (site / "broken_pack" / "__init__.py").write_text(textwrap.dedent(BROKEN), encoding="utf-8")
-    info = site / "broken_pack-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-pack\nVersion: 1.0\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text("[asyncreview]\nbroken = broken_pack:pack\n", encoding="utf-8")
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")]))}
+    return install_plugin_pack(tmp_path, "broken_pack", BROKEN, "[asyncreview]\nbroken = broken_pack:pack\n")
 
 
 def _line_of(text):

@@ -2,8 +2,7 @@
 entry point in the `asyncreview` group adds a `--format` (and a `--report FORMAT=FILE`), exactly
 as the built-in reporters register."""
 
-import os
-import textwrap
+from conftest import install_plugin_pack
 
 PACK = """
 from asyncreview.plugins import hookimpl
@@ -25,14 +24,7 @@ pack = Pack()
 
 
 def install_pack(tmp_path):
-    site = tmp_path / "site"
-    (site / "tsv_report").mkdir(parents=True)
-    (site / "tsv_report" / "__init__.py").write_text(textwrap.dedent(PACK), encoding="utf-8")
-    info = site / "tsv_report-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tsv-report\nVersion: 1.0\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text("[asyncreview]\ntsv = tsv_report:pack\n", encoding="utf-8")
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")]))}
+    return install_plugin_pack(tmp_path, "tsv_report", PACK, "[asyncreview]\ntsv = tsv_report:pack\n")
 
 
 def test_a_reporter_plugin_adds_a_format(project, tmp_path, cli):
