@@ -377,3 +377,17 @@ def test_a_chain_into_a_guarded_helper_is_a_suggestion_unless_the_argument_passe
     quoted = {f["line"]: f["message"] for f in findings if f["severity"] == "SUGGESTION"}
     assert 'Only when `uri.startswith("data:")` holds in `load_uri`: the argument here is not known' in quoted[10]
     assert "`isinstance(file, str)` holds in `metadata`: the argument here does not pass it" in quoted[15]
+
+
+def test_a_chain_ending_in_a_call_typed_by_another_module(cli, project):
+    """The helper's blocking call is on a receiver another module types (`config_dir() -> Path`):
+    the chain is finished by the join. (A whole-corpus run crashed here once.)"""
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/paths.py", "from pathlib import Path\n\n\ndef config_dir() -> Path:\n    return Path('/etc/app')\n")
+    project.write("pkg/store.py", "from pkg.paths import config_dir\n\n\ndef load():\n    return (config_dir() / 'a.toml').read_text()\n")
+    project.write("pkg/app.py", "from pkg.store import load\n\n\nasync def handler():\n    return load()\n")
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", ".", cwd=project.root)
+    assert result.code == 1, result.err
+    found = [(f["path"], f["line"], f["code"]) for f in result.json()["findings"]]
+    assert found == [("pkg/app.py", 5, "ARV202")], result.out
+    assert "handler() -> load() -> pathlib.Path.read_text()" in result.json()["findings"][0]["message"]

@@ -1046,7 +1046,7 @@ class Graph:
                 step = parents[step]
             links.reverse()
             last = links[-1]
-            links[-1] = (last[0], last[1], self.direct(last))
+            links[-1] = (last[0], last[1], self.direct((last[0], last[1])))
             result = (links, True)
         self.cache[(*start, self.max_depth)] = result
         return result
