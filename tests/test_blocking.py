@@ -391,3 +391,35 @@ def test_a_chain_ending_in_a_call_typed_by_another_module(cli, project):
     found = [(f["path"], f["line"], f["code"]) for f in result.json()["findings"]]
     assert found == [("pkg/app.py", 5, "ARV202")], result.out
     assert "handler() -> load() -> pathlib.Path.read_text()" in result.json()["findings"][0]["message"]
+
+
+def test_a_coroutine_that_polls_its_socket_is_not_blocking_across_modules(cli, project):
+    """The socket's type comes from another module (decided by the join): a coroutine that catches
+    BlockingIOError or waits for readiness makes attempts that return at once; one that does not,
+    blocks."""
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/conn.py", "import socket\n\n\ndef make() -> socket.socket:\n    return socket.socket()\n")
+    project.write("pkg/app.py", """\
+        from pkg.conn import make
+
+
+        async def polls():
+            sock = make()
+            try:
+                return sock.recv(1)
+            except BlockingIOError:
+                return b""
+
+
+        async def waits(loop):
+            sock = make()
+            loop.add_reader(sock, print)
+            return sock.recv(1)
+
+
+        async def blocks():
+            sock = make()
+            return sock.recv(1)
+        """)
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", ".", cwd=project.root)
+    assert [(f["path"], f["line"]) for f in result.json()["findings"]] == [("pkg/app.py", 20)], result.out

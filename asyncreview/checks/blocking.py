@@ -73,6 +73,8 @@ class Table:
         self.offload_methods: FrozenSet[str] = frozenset(data["offload"]["methods"])
         self.wrappers: FrozenSet[str] = frozenset(data["wrappers"]["calls"])
         self.memoized: FrozenSet[str] = frozenset(data["memoized"]["decorators"])
+        self.polling_handlers: FrozenSet[str] = frozenset(data["polling"]["handlers"])
+        self.polling_waits: FrozenSet[str] = frozenset(data["polling"]["waits"])
         # Methods a receiver whose type only the join knows may block on (a "*" group: every
         # method the type has); other calls on such receivers are not kept for the join.
         self.method_names: FrozenSet[str] = frozenset(
@@ -136,7 +138,7 @@ def _depth(settings: Settings) -> int:
 # -- the per-file pass -------------------------------------------------------------------------
 class Frame:
     __slots__ = ("kind", "key", "node", "types", "declared", "defs", "owner", "receiver", "params", "exits",
-                 "origins")
+                 "origins", "polls", "held")
 
     def __init__(self, kind: str, key: str, node: Optional[cst.CSTNode] = None) -> None:
         self.kind = kind  # module, class, async, sync, memoized, lambda, offloaded
@@ -149,6 +151,11 @@ class Frame:
         self.receiver = ""  # for methods: the name of `self`/`cls`
         self.params: List[str] = []  # as callers pass them (without `self`)
         self.exits: List[List[Any]] = []  # guards of `if not ok(param): raise` at the top of the body
+        # A function that drives non-blocking sockets (calls.toml [polling]): its socket calls,
+        # held until the function is left (a coroutine's reports, a helper's candidates for
+        # its worst call), count only if it turns out not to.
+        self.polls = False
+        self.held: List[Any] = []
         # (name, type) -> guards the binding sat behind: `if isinstance(file, str): f = open(file)`
         # makes every blocking call on that `f` as guarded as the open() itself.
         self.origins: Dict[Tuple[str, str], List[List[Any]]] = {}
@@ -215,6 +222,7 @@ class BlockingCalls(Rule):
         self.offloaded: Set[int] = set()  # lambdas handed to an offloader
         self.module: Optional[cst.Module] = None
         self.functions: Dict[str, int] = {}
+        self.polling: Set[str] = set()  # coroutines that drive non-blocking sockets (calls.toml [polling])
         self.classes: Set[str] = set()
         # key -> (node, callee, entry) for the first most severe blocking call in a sync function
         self.direct: Dict[str, Tuple[cst.CSTNode, str, Entry]] = {}
@@ -279,7 +287,25 @@ class BlockingCalls(Rule):
                 self._declare(param.name.value, param.annotation.annotation)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.frames.pop()
+        frame = self.frames.pop()
+        if frame.polls:
+            self.polling.add(frame.key)
+        elif frame.kind == "async":
+            self.context.reports.extend(frame.held)
+        else:
+            for candidate in frame.held:
+                self._remember_direct(frame.key, candidate)
+
+    def _note_handler(self, node: cst.ExceptHandler) -> None:
+        caught = node.type.elements if isinstance(node.type, cst.Tuple) else [node.type] if node.type else []
+        names = {(dotted_name(c.value if isinstance(c, cst.Element) else c) or "").rsplit(".", 1)[-1] for c in caught}
+        if names & self.table.polling_handlers:
+            self._mark_polling()
+
+    def _mark_polling(self) -> None:
+        function = self._function()
+        if function is not None:
+            function.polls = True
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         key = self._child_key(node.name.value)
@@ -609,6 +635,9 @@ class BlockingCalls(Rule):
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         if node.name is not None:
             self._bind(node.name.name)
+        self._note_handler(node)
+
+    visit_ExceptStarHandler = visit_ExceptHandler  # type: ignore[assignment]
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None:
@@ -655,6 +684,9 @@ class BlockingCalls(Rule):
         if callee in self.table.wrappers:
             for arg in node.args:
                 self.exempt.add(id(arg.value))
+        name = method or (node.func.value if isinstance(node.func, cst.Name) else "")
+        if name in self.table.polling_waits:
+            self._mark_polling()
         function = self._function()
         if function is None or id(node) in self.exempt:
             return
@@ -728,15 +760,29 @@ class BlockingCalls(Rule):
             statement, place = where or (self.context.statements[-1] if self.context.statements else node,
                                          self.context.place)
             message = direct_message(callee, entry, function.key)
-            self.context.reports.append(Report(node, "ARV201", message, entry.severity, statement, "", place, callee))
+            report = Report(node, "ARV201", message, entry.severity, statement, "", place, callee)
+            if entry.category != "socket":
+                self.context.reports.append(report)
+            elif where is None:  # whether the coroutine polls is known when it is left
+                function.held.append(report)
+            elif not function.polls:  # decided after the walk: the coroutine is complete
+                self.context.reports.append(report)
             return
         if entry.severity.rank < Severity.WARNING.rank or not entry.in_helpers:
             return  # a suggestion-level or once-only entry is not enough to call a whole helper blocking
-        known = self.direct.get(function.key)
         guards = self._active_guards(function) + self._origin_guards(node, callee, function) if where is None else []
-        rank = (_RANK[entry.severity.value], not guards)
+        candidate = (node, callee, entry, where[1] if where else self.context.place, guards)
+        if entry.category != "socket" or (where is not None and not function.polls):
+            self._remember_direct(function.key, candidate)
+        elif where is None:
+            function.held.append(candidate)
+
+    def _remember_direct(self, key: str, candidate: Tuple[Any, ...]) -> None:
+        """A helper's worst blocking call: the most severe, unguarded before guarded."""
+        known = self.direct.get(key)
+        rank = (_RANK[candidate[2].severity.value], not candidate[4])
         if known is None or rank > (_RANK[known[2].severity.value], not known[4]):
-            self.direct[function.key] = (node, callee, entry, where[1] if where else self.context.place, guards)
+            self.direct[key] = candidate
 
     def _project_ref(self, func: cst.BaseExpression, callee: Optional[str]) -> Optional[str]:
         """`@key` for a function of this file, a qualified name for one imported from elsewhere."""
@@ -761,7 +807,8 @@ class BlockingCalls(Rule):
         imports = {k: v for k, v in self.names.aliases.items() if v.startswith(".") or v.split(".")[0] not in _STDLIB}
         summary: Dict[str, Any] = {"functions": self.functions, "classes": sorted(self.classes), "calls": calls,
                                    "direct": {}, "sites": {}, "imports": imports, "declares": self.declares,
-                                   "typed": {}, "args": self.args, "params": self.params}
+                                   "typed": {}, "args": self.args, "params": self.params,
+                                   "polling": sorted(self.polling)}
         self.context.summary[self.family] = summary
         locator = self.context.locator
         lines = self.context.text.splitlines()
@@ -1270,7 +1317,8 @@ class Types:
             return base if kind == "with" else None
         return type_step(kind, base, expr[2:])
 
-    def _entry(self, path: str, site: List[Any]) -> Optional[Tuple[str, Entry]]:
+    def _entry(self, path: str, site: List[Any], key: str) -> Optional[Tuple[str, Entry]]:
+        """The table entry a typed call site of function `key` blocks on, if any."""
         receiver, method, false_args = site[:3]
         table = self.tables.get(path)
         owner = self.resolve(path, receiver) if table is not None else None
@@ -1279,6 +1327,8 @@ class Types:
         entry = table.lookup(f"{owner}.{method}")  # type: ignore[union-attr]
         if entry is None or _nonblocking(false_args, entry):
             return None
+        if entry.category == "socket" and key in self.graph.files[path].get("polling", ()):
+            return None  # the function drives non-blocking sockets (calls.toml [polling])
         return f"{owner}.{method}", entry
 
     def coroutine_findings(self, path: str, summary: Dict[str, Any]) -> List[Finding]:
@@ -1287,7 +1337,7 @@ class Types:
             if summary.get("functions", {}).get(key) != 1:
                 continue
             for site in sites:
-                found = self._entry(path, site)
+                found = self._entry(path, site, key)
                 if found is None:
                     continue
                 line, column, end_line, end_column, stmt_line, text = site[3:9]
@@ -1303,7 +1353,7 @@ class Types:
         path, key = node
         best = None
         for site in self.graph.files[path].get("typed", {}).get(key, ()):
-            found = self._entry(path, site)
+            found = self._entry(path, site, key)
             if found is None or found[1].severity.rank < Severity.WARNING.rank:
                 continue
             if best is None or found[1].severity.rank > best[1].severity.rank:
