@@ -423,3 +423,31 @@ def test_a_coroutine_that_polls_its_socket_is_not_blocking_across_modules(cli, p
         """)
     result = cli("--select", "ARV2", "--format", "json", "--no-cache", ".", cwd=project.root)
     assert [(f["path"], f["line"]) for f in result.json()["findings"]] == [("pkg/app.py", 20)], result.out
+
+
+def test_a_callable_the_coroutine_also_hands_to_a_thread_is_called_directly_on_purpose(cli, project):
+    """starlette's UploadFile: write in place while the spooled file is in memory, through a
+    thread once it is on disk. The same callable offloaded elsewhere in the coroutine makes the
+    direct call a choice; a callable it never offloads is still reported."""
+    project.write("upload.py", """\
+        import asyncio
+        from typing import BinaryIO
+
+
+        class Upload:
+            file: BinaryIO
+            in_memory: bool
+
+            async def write(self, data: bytes):
+                if self.in_memory:
+                    self.file.write(data)
+                else:
+                    await asyncio.to_thread(self.file.write, data)
+
+            async def read(self):
+                head = self.file.read(16)
+                await asyncio.to_thread(self.file.write, head)
+                return head
+        """)
+    result = cli("--select", "ARV2", "--format", "json", "--no-cache", ".", cwd=project.root)
+    assert [(f["line"], f["message"].split("`")[1]) for f in result.json()["findings"]] == [(16, "typing.BinaryIO.read()")], result.out

@@ -138,7 +138,7 @@ def _depth(settings: Settings) -> int:
 # -- the per-file pass -------------------------------------------------------------------------
 class Frame:
     __slots__ = ("kind", "key", "node", "types", "declared", "defs", "owner", "receiver", "params", "exits",
-                 "origins", "polls", "held")
+                 "origins", "polls", "held", "offloads")
 
     def __init__(self, kind: str, key: str, node: Optional[cst.CSTNode] = None) -> None:
         self.kind = kind  # module, class, async, sync, memoized, lambda, offloaded
@@ -156,6 +156,10 @@ class Frame:
         # its worst call), count only if it turns out not to.
         self.polls = False
         self.held: List[Any] = []
+        # Callables this function hands to a thread (`run_in_threadpool(self.file.write, data)`):
+        # calling the same one directly elsewhere in it is a deliberate choice (starlette's
+        # UploadFile writes in place while the file is in memory, through a thread otherwise).
+        self.offloads: Set[str] = set()
         # (name, type) -> guards the binding sat behind: `if isinstance(file, str): f = open(file)`
         # makes every blocking call on that `f` as guarded as the open() itself.
         self.origins: Dict[Tuple[str, str], List[List[Any]]] = {}
@@ -290,9 +294,9 @@ class BlockingCalls(Rule):
         frame = self.frames.pop()
         if frame.polls:
             self.polling.add(frame.key)
-        elif frame.kind == "async":
-            self.context.reports.extend(frame.held)
-        else:
+        if frame.kind == "async":
+            self.context.reports.extend(report for report, text, socket in frame.held if _counts(frame, text, socket))
+        elif not frame.polls:
             for candidate in frame.held:
                 self._remember_direct(frame.key, candidate)
 
@@ -678,9 +682,12 @@ class BlockingCalls(Rule):
         callee = self._callee(node.func)
         method = node.func.attr.value if isinstance(node.func, cst.Attribute) else ""
         if callee in self.table.offload or method in self.table.offload_methods:
+            owner = self._function()
             for arg in node.args:
                 if isinstance(arg.value, cst.Lambda):
                     self.offloaded.add(id(arg.value))
+                elif owner is not None:
+                    owner.offloads.add(dotted_name(arg.value) or "")
         if callee in self.table.wrappers:
             for arg in node.args:
                 self.exempt.add(id(arg.value))
@@ -761,11 +768,10 @@ class BlockingCalls(Rule):
                                          self.context.place)
             message = direct_message(callee, entry, function.key)
             report = Report(node, "ARV201", message, entry.severity, statement, "", place, callee)
-            if entry.category != "socket":
-                self.context.reports.append(report)
-            elif where is None:  # whether the coroutine polls is known when it is left
-                function.held.append(report)
-            elif not function.polls:  # decided after the walk: the coroutine is complete
+            text, socket = dotted_name(node.func) or "", entry.category == "socket"
+            if where is None:  # what the coroutine polls and offloads is known when it is left
+                function.held.append((report, text, socket))
+            elif _counts(function, text, socket):  # decided after the walk: the coroutine is complete
                 self.context.reports.append(report)
             return
         if entry.severity.rank < Severity.WARNING.rank or not entry.in_helpers:
@@ -819,6 +825,8 @@ class BlockingCalls(Rule):
 
         types = Types(Graph({"": summary}, max_depth=1, local_only=True))
         for frame, call, receiver, statement, place in self.typed:
+            if (dotted_name(call.func) or "") in frame.offloads:
+                continue  # the function hands the same callable to a thread elsewhere (Frame.offloads)
             method = call.func.attr.value  # type: ignore[attr-defined]
             try:
                 owner = types.resolve("", receiver)
@@ -1221,6 +1229,12 @@ def _false_args(call: cst.Call) -> List[str]:
         if _is_false(arg.value) and arg.star == "":
             found.append(arg.keyword.value if arg.keyword is not None else f"#{index}")
     return found
+
+
+def _counts(coroutine: Frame, text: str, socket: bool) -> bool:
+    """Whether a blocking call in a coroutine is reported once the coroutine is known whole: not
+    a socket call where it drives non-blocking sockets, not a callable it also hands to a thread."""
+    return not (socket and coroutine.polls) and (not text or text not in coroutine.offloads)
 
 
 def _nonblocking(false_args: List[str], entry: Entry) -> bool:
