@@ -159,14 +159,7 @@ def _own_depth(statement: ast.AST, limit: int) -> Tuple[int, List[ast.AST]]:
         depth += 1
         if depth > limit:
             break
-        below: List[Any] = []
-        for node in level:
-            for name in node._fields:
-                value = getattr(node, name, None)
-                if type(value) is list:
-                    below.extend(value)
-                elif value is not None and type(value) in _AST_TYPES:
-                    below.append(value)
+        below = _below(level)
         level = []
         for child in below:
             kind = type(child)
@@ -187,17 +180,23 @@ def _ast_depth(tree: ast.AST, limit: int) -> int:
         depth += 1
         if depth > limit:
             break
-        below: List[Any] = []
-        extend, append = below.extend, below.append
-        for node in level:
-            for name in node._fields:
-                value = getattr(node, name, None)
-                if type(value) is list:
-                    extend(value)
-                elif value is not None and type(value) in _AST_TYPES:
-                    append(value)
-        level = [child for child in below if type(child) in _AST_TYPES]
+        level = [child for child in _below(level) if type(child) in _AST_TYPES]
     return depth
+
+
+def _below(level: List[ast.AST]) -> List[Any]:
+    """What the nodes of one level hold: their child nodes, and the items of their lists (nodes,
+    or strings such as `global` names, which the callers drop by type)."""
+    below: List[Any] = []
+    extend, append = below.extend, below.append
+    for node in level:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                extend(value)
+            elif value is not None and type(value) in _AST_TYPES:
+                append(value)
+    return below
 
 
 _AST_TYPES = subclasses(ast.AST)
