@@ -16,7 +16,8 @@ import libcst as cst
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name, mention_pairs
-from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Words
+from asyncreview.catalogue import rule_docs
+from asyncreview.rule import AllOf, Paired, Prefilter, Report, Rule, Words
 from asyncreview.tree import inner_children
 
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -34,6 +35,8 @@ class _Tables:
         self.runner_calls: Set[str] = set(table["loop-runners"]["calls"])
         self.runner_methods: Set[str] = set(table["loop-runners"]["methods"])
         self.loop_getters: Set[str] = set(table["loop-getters"]["calls"])
+        self.never_returns: Set[str] = set(table["never-returns"]["annotations"])
+        self.reporting_calls: Set[str] = set(table["cancellation"]["reporting-calls"])
 
 
 @functools.lru_cache(maxsize=1)
@@ -77,11 +80,25 @@ def _leaving_statements(final: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 
 class _Frame:
-    __slots__ = ("is_async", "cancelled")
+    __slots__ = ("is_async", "handlers")
 
     def __init__(self, is_async: bool) -> None:
         self.is_async = is_async
-        self.cancelled: Set[str] = set()  # receivers of `.cancel()` in this function
+        self.handlers: List[cst.ExceptHandler] = []  # the except clauses the walk is in
+
+
+class _Swallow:
+    """A handler that swallows a cancellation unless what the rest of the file says excuses it:
+    the try awaits a task the file cancels, or the handler ends in a call that never returns."""
+    __slots__ = ("handler", "message", "statement", "place", "awaited", "last_call")
+
+    def __init__(self, handler, message, statement, place, awaited, last_call) -> None:
+        self.handler = handler
+        self.message = message
+        self.statement = statement
+        self.place = place
+        self.awaited: Set[str] = awaited  # dotted names the try body awaits on
+        self.last_call: Optional[str] = last_call  # the last part of the handler's final call
 
 
 class CoroutineCorrectness(Rule):
@@ -107,18 +124,30 @@ class CoroutineCorrectness(Rule):
         self.tables = _tables()
         self.frames: List[_Frame] = [_Frame(False)]
         self.lock_attributes: List[Dict[str, str]] = [{}]  # per class: self attribute -> thread lock type
-        self._awaited_calls: Set[int] = set()  # ids of calls that are awaited (not a loop's method)
+        self._awaited_calls: Set[int] = set()  # ids of calls awaited or passed on (not a loop's method)
+        self.cancelled: Set[str] = set()  # receivers of `.cancel()` anywhere in the file
+        self.never_return: Set[str] = set()  # functions of the file that always raise
+        self.swallows: List[_Swallow] = []
 
     # -- scopes --------------------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        frame = _Frame(node.asynchronous is not None)
-        if frame.is_async:
-            for inner in _walk(node.body):
-                if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "cancel":
-                    receiver = dotted_name(inner.func.value)
-                    if receiver:
-                        frame.cancelled.add(receiver)
-        self.frames.append(frame)
+        self.frames.append(_Frame(node.asynchronous is not None))
+        returns = node.returns.annotation if node.returns is not None else None
+        if (returns is not None and self.names.qualify(returns) in self.tables.never_returns) or _always_raises(node.body.body):
+            self.never_return.add(node.name.value)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self.frames[-1].handlers.append(node)
+
+    def leave_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self.frames[-1].handlers.pop()
+
+    def visit_For(self, node: cst.For) -> None:
+        """`for task in pending: task.cancel()`: `pending` is cancelled."""
+        target = dotted_name(node.target)
+        iterated = dotted_name(node.iter)
+        if target and iterated and self._cancels(node.body, target):
+            self.cancelled.add(iterated)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.frames.pop()
@@ -160,23 +189,10 @@ class CoroutineCorrectness(Rule):
     def _check_try(self, node) -> None:
         if not self._in_coroutine or not _suspends(node.body):
             return
-        if not self._awaits_cancelled_task(node.body):
-            for handler in node.handlers:
-                catcher = self._cancel_catcher(handler.type)
-                if catcher is None:
-                    continue
-                if not self._propagates(handler):
-                    self.report(
-                        handler,
-                        f"{catcher} in a coroutine swallows asyncio.CancelledError: the handler neither "
-                        f"re-raises nor ends the task on purpose, so `task.cancel()`, timeouts and "
-                        f"TaskGroup shutdown cannot stop it; end the handler with `raise`"
-                        + ("" if catcher.startswith("`asyncio") else
-                           ", or put `except asyncio.CancelledError: raise` before it"),
-                        code="ARV501", kind="except",
-                    )
-                if self._names_cancellation(handler.type):
-                    break  # later handlers never see the cancellation
+        # in a handler that re-raises, a cancellation swallowed here ends the task anyway
+        # (`except BaseException: try: await ws.close() except BaseException: pass; raise`)
+        if not any(self._propagates(outer) for outer in self.frames[-1].handlers):
+            self._check_handlers(node)
         if node.finalbody is not None:
             for leaving in _leaving_statements(node.finalbody):
                 keyword = type(leaving).__name__.lower()
@@ -187,6 +203,65 @@ class CoroutineCorrectness(Rule):
                     f"`{keyword}` after the try statement",
                     code="ARV501", kind="finally",
                 )
+
+    def _check_handlers(self, node) -> None:
+        awaited = {dotted for n in _walk(node.body) if isinstance(n, cst.Await)
+                   for inner in _walk(n.expression) if isinstance(inner, (cst.Name, cst.Attribute))
+                   for dotted in [dotted_name(inner)] if dotted}
+        if any(isinstance(n, cst.Await) and isinstance(n.expression, (cst.Name, cst.Attribute)) for n in _walk(node.body)):
+            return  # `await self._task`: waits for a task or future, whose cancellation is the one expected
+        for handler in node.handlers:
+            catcher = self._cancel_catcher(handler.type)
+            if catcher is None:
+                continue
+            if not self._propagates(handler) and not self._hands_on(handler):
+                message = (
+                    f"{catcher} in a coroutine swallows asyncio.CancelledError: the handler neither "
+                    f"re-raises nor ends the task on purpose, so the coroutine goes on (or returns "
+                    f"normally to its caller) instead of being cancelled, and `task.cancel()`, "
+                    f"timeouts and TaskGroup shutdown do not stop it; end the handler with `raise`"
+                )
+                if not self._names_cancellation(handler.type):
+                    message += ", or put `except asyncio.CancelledError: raise` before it"
+                self.swallows.append(_Swallow(handler, message, self.context.statements[-1], self.context.place,
+                                              awaited, _final_call(handler)))
+            if self._names_cancellation(handler.type):
+                break  # later handlers never see the cancellation
+
+    def leave_Module(self, node: cst.Module) -> None:
+        """Judge the handlers now that the whole file is known: awaiting a task the file cancels
+        (`task.cancel()` then `try: await task except CancelledError: pass`, the documented idiom)
+        expects the cancellation it asked for; a handler ending in a call of the file's own
+        function that never returns (`-> NoReturn`, or raises on every path) re-raises."""
+        if "ARV501" not in self.context.settings.enabled:
+            return
+        severity = rule_docs(self.family)["ARV501"].severity
+        for swallow in self.swallows:
+            if swallow.awaited & self.cancelled or swallow.last_call in self.never_return:
+                continue
+            self.context.reports.append(Report(swallow.handler, "ARV501", swallow.message, severity,
+                                               swallow.statement, "", swallow.place, "except"))
+
+    def _hands_on(self, handler: cst.ExceptHandler) -> bool:
+        """A handler that hands its exception on: stores it (`errors.append(exc)`, `first = exc`,
+        to raise later) or passes it to a call that is not only a report of it
+        (`self._convert_socket_error(exc)`, `future.set_exception(exc)`)."""
+        if handler.name is None or not isinstance(handler.name.name, cst.Name):
+            return False
+        bound = handler.name.name.value
+        for node in _walk(handler.body):
+            if isinstance(node, (cst.Assign, cst.AnnAssign)) and isinstance(node.value, cst.Name) and node.value.value == bound:
+                return True
+            if isinstance(node, cst.Call) and any(arg.keyword is None and not arg.star and isinstance(arg.value, cst.Name)
+                                                  and arg.value.value == bound for arg in node.args):
+                callee = dotted_name(node.func)
+                if callee is None or callee.rsplit(".", 1)[-1] not in self.tables.reporting_calls:
+                    return True
+        return False
+
+    def _cancels(self, body: cst.CSTNode, receiver: str) -> bool:
+        return any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "cancel"
+                   and dotted_name(n.func.value) == receiver for n in _walk(body))
 
     def _exception_names(self, node: cst.BaseExpression) -> Iterator[Optional[str]]:
         if isinstance(node, cst.Tuple):
@@ -218,19 +293,6 @@ class CoroutineCorrectness(Rule):
                 return True
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in self.tables.deliberate:
                 return True
-        return False
-
-    def _awaits_cancelled_task(self, body: cst.CSTNode) -> bool:
-        """`task.cancel()` then `try: await task except CancelledError: pass`: the cancellation
-        waited for is the one this function asked for (the documented idiom)."""
-        cancelled = self.frames[-1].cancelled
-        if not cancelled:
-            return False
-        for node in _walk(body):
-            if isinstance(node, cst.Await):
-                for inner in _walk(node.expression):
-                    if isinstance(inner, (cst.Name, cst.Attribute)) and dotted_name(inner) in cancelled:
-                        return True
         return False
 
     # -- ARV502: thread locks ------------------------------------------------------------------
@@ -272,7 +334,17 @@ class CoroutineCorrectness(Rule):
         if isinstance(node.expression, cst.Call):
             self._awaited_calls.add(id(node.expression))
 
+    def _passed_on(self, node: cst.Call) -> None:
+        """`create_task(worker.run_forever())`: a call whose result another call takes is a
+        coroutine handed on, not a loop's method."""
+        self._awaited_calls.update(id(arg.value) for arg in node.args if isinstance(arg.value, cst.Call))
+
     def visit_Call(self, node: cst.Call) -> None:
+        self._passed_on(node)
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "cancel":
+            receiver = dotted_name(node.func.value)
+            if receiver:
+                self.cancelled.add(receiver)
         if not self._in_coroutine:
             return
         name = self.names.qualify(node.func)
@@ -294,6 +366,35 @@ class CoroutineCorrectness(Rule):
                 "which says what is meant and never creates or returns another loop",
                 code="ARV504", kind=name,  # type: ignore[arg-type]
             )
+
+
+def _always_raises(statements: Sequence[cst.CSTNode]) -> bool:
+    """Whether a block ends in `raise` on every path (an if/elif/else whose branches all do)."""
+    if not statements:
+        return False
+    last = statements[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        return any(isinstance(small, cst.Raise) for small in last.body)
+    if isinstance(last, cst.If) and last.orelse is not None:
+        other = last.orelse
+        other_body = [other] if isinstance(other, cst.If) else list(other.body.body)
+        return _always_raises(list(last.body.body)) and _always_raises(other_body)
+    return False
+
+
+def _final_call(handler: cst.ExceptHandler) -> Optional[str]:
+    """The last part of the name a handler's last statement calls (`self._convert(exc)`,
+    `await self._fail(exc)`), or None."""
+    last = handler.body.body[-1] if handler.body.body else None
+    if not isinstance(last, cst.SimpleStatementLine) or not isinstance(last.body[-1], cst.Expr):
+        return None
+    value = last.body[-1].value
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if isinstance(value, cst.Call):
+        name = dotted_name(value.func)
+        return name.rsplit(".", 1)[-1] if name else None
+    return None
 
 
 def _walk_class(node: cst.ClassDef) -> Iterator[cst.CSTNode]:
