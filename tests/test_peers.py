@@ -35,9 +35,17 @@ async def main(path, cmd):
     asyncio.create_task(main(path, cmd))  # noqa: ASYNC251
     log = open(path, "a")  # noqa: ASYNC230, SIM115
     log.write("done")  # noqa: ASYNC232
+    try:
+        await asyncio.sleep(1)
+    except asyncio.CancelledError:  # noqa: ASYNC103
+        pass
+    try:
+        await asyncio.sleep(1)
+    except asyncio.CancelledError:  # noqa: ASYNC251
+        pass
 '''
 # (line, code) left after the peers' codes: each a code on a line whose noqa names another kind.
-KEPT = [(9, "ARV201"), (11, "ARV201"), (13, "ARV201"), (15, "ARV201"), (18, "ARV305")]
+KEPT = [(9, "ARV201"), (11, "ARV201"), (13, "ARV201"), (15, "ARV201"), (18, "ARV305"), (27, "ARV501")]
 
 
 def test_peer_codes_suppress_the_matching_findings_only(cli, project):
@@ -45,12 +53,13 @@ def test_peer_codes_suppress_the_matching_findings_only(cli, project):
     result = cli("--format", "json", "--target-version", "3.9", app)
     report = result.json()
     assert sorted((f["line"], f["code"]) for f in report["findings"]) == KEPT
-    # sleep, open, the ASYNC2 prefix, ASYNC240, two dropped tasks, open (ARV201 and ARV301), write
-    assert report["summary"]["suppressed"] == 9
+    # sleep, open, the ASYNC2 prefix, ASYNC240, two dropped tasks, open (ARV201 and ARV301), write,
+    # the swallowed cancellation
+    assert report["summary"]["suppressed"] == 10
     # Without the peers' comments every one of them is reported.
     bare = project.write("bare.py", "\n".join(line.split("  # noqa")[0] for line in ANNOTATED.splitlines()))
     unsuppressed = cli("--format", "json", "--target-version", "3.9", bare).json()
-    assert len(unsuppressed["findings"]) == len(KEPT) + 9
+    assert len(unsuppressed["findings"]) == len(KEPT) + 10
 
 
 def test_the_flake8_door_honours_peer_codes_too(project):
@@ -112,6 +121,10 @@ async def sample(path, cmd, fd, url):
     scratch = tempfile.TemporaryFile()
     asyncio.create_task(sample(path, cmd, fd, url))
     asyncio.ensure_future(sample(path, cmd, fd, url))
+    try:
+        await asyncio.sleep(1)
+    except asyncio.CancelledError:
+        print(path)
     return log.read(), zipped.read(), scratch.read()
 '''
 
@@ -119,7 +132,7 @@ async def sample(path, cmd, fd, url):
 def _peer_reports(folder: Path) -> set:
     """(line, code) that the real flake8-async and ruff report in sample.py."""
     flake8 = subprocess.run(
-        [sys.executable, "-m", "flake8", "--select", "ASYNC2,ASYNC300", "--format", "%(row)d %(code)s", "sample.py"],
+        [sys.executable, "-m", "flake8", "--select", "ASYNC103,ASYNC2,ASYNC300", "--format", "%(row)d %(code)s", "sample.py"],
         cwd=folder, capture_output=True, text=True,
     )
     ruff = subprocess.run(

@@ -9,6 +9,7 @@ import re
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
+from asyncreview.checks.correctness import CoroutineCorrectness, _tables as correctness_tables
 from asyncreview.checks.compat import VersionCompat, _tables as compat_tables, _version
 from asyncreview.checks.resources import Resources, _tables as resources_tables
 from asyncreview.checks.retry import BroadRetry, _tables as retry_tables
@@ -106,6 +107,31 @@ def test_every_table_name_passes_its_rule_prefilter_however_it_is_written(rule, 
     settings = settings_for([rule], target=target)
     for source in _spellings(name):
         assert admitted_rules(source.encode(), (rule,), settings) == (rule,), source
+
+
+# Every ARV5xx check needs a coroutine, and ARV502 a `with`: each table name, however it is
+# written, is admitted inside one.
+_IN_A_COROUTINE = "async def run(item):\n    with item:\n        pass\n"
+
+
+@pytest.mark.parametrize("name", sorted({*correctness_tables().thread_locks, *correctness_tables().runner_calls,
+                                         *correctness_tables().loop_getters}))
+def test_every_correctness_table_name_passes_its_prefilter_in_a_coroutine(name):
+    settings = settings_for([CoroutineCorrectness])
+    for source in _spellings(name):
+        assert admitted_rules((_IN_A_COROUTINE + source).encode(), (CoroutineCorrectness,), settings) == (CoroutineCorrectness,), source
+    # and not without the coroutine: the promise is tight
+    assert admitted_rules(f"import asyncio, threading\n{name}(x)\n".encode(), (CoroutineCorrectness,), settings) == ()
+
+
+def test_correctness_handlers_need_a_catcher_of_cancellation():
+    settings = settings_for([CoroutineCorrectness])
+    admits = lambda text: admitted_rules(text.encode(), (CoroutineCorrectness,), settings) == (CoroutineCorrectness,)  # noqa: E731
+    assert admits("async def f():\n    try:\n        await g()\n    except:\n        pass\n")
+    assert admits("async def f():\n    try:\n        await g()\n    except* CancelledError:\n        pass\n")
+    assert admits("async def f():\n    try:\n        await g()\n    finally:\n        return 1\n")
+    assert not admits("async def f():\n    try:\n        await g()\n    except ValueError:\n        pass\n")
+    assert admits("async def f(loop):\n    loop.run_until_complete(g())\n")
 
 
 def test_a_returned_type_is_written_with_the_call_that_returns_it():
