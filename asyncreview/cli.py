@@ -101,7 +101,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"asyncreview: internal error: {describe_error(error)}", file=sys.stderr)
+        print(f"asyncreview: internal error: {one_line(describe_error(error))}", file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -281,7 +281,7 @@ def _finish(result, status: int) -> int:
     if not errors:
         return status
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    print(f"asyncreview: {errors[0]}{more}", file=sys.stderr)
+    print(f"asyncreview: {one_line(errors[0])}{more}", file=sys.stderr)  # may quote a file's path
     return EXIT_ERROR
 
 

@@ -330,7 +330,7 @@ def analyze(data: bytes, settings: Settings, rules: Sequence[Type[Rule]], path: 
             checked = _checked_source(data, settings)
             if checked is not None:
                 return checked
-        screen = _CodeScreen(text, gates, defer_summaries) if len(data) >= CODE_SCREEN_MIN_BYTES else None
+        screen = _CodeScreen(text, gates, defer_summaries) if CODE_SCREEN else None
         return _analyze_parsed(data, settings, running, path, screen)
 
 
@@ -393,9 +393,10 @@ def _compiled(prefilter: Optional[Prefilter]) -> Optional[Screen]:
     return None if prefilter is None else screen(prefilter)
 
 
-# Files at least this large are screened a second time on their syntax tree's names before LibCST
-# parses them (about a fifth of an `ast.parse` more, where LibCST's parse costs ten to fifteen).
-CODE_SCREEN_MIN_BYTES = 0
+# Every file a prefilter admits is screened a second time on its syntax tree's names before LibCST
+# parses it (about a fifth of an `ast.parse` more, where LibCST's parse costs ten to fifteen).
+# A switch only so that tests can compare the findings with and without it.
+CODE_SCREEN = True
 
 
 class _CodeScreen(NamedTuple):

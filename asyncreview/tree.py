@@ -13,7 +13,7 @@ import dataclasses
 import gc
 import keyword
 import typing
-from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 import libcst as cst
 from libcst._nodes.base import CSTNode
@@ -109,6 +109,17 @@ def inner_children(node: cst.CSTNode) -> List[cst.CSTNode]:
         elif kind is tuple or kind is list:
             found.extend(child for child in value if type(child) in NOT_TRIVIA)
     return found
+
+
+def descendants(root: cst.CSTNode, not_into: Tuple[type, ...] = (), skip: Sequence[cst.CSTNode] = ()) -> Iterator[cst.CSTNode]:
+    """`root` and the nodes below it (trivia left out), without entering nodes of the types
+    `not_into` (a rule's "same function": nested defs, lambdas, classes) or the nodes `skip`."""
+    stack: List[cst.CSTNode] = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child for child in inner_children(node)
+                     if not isinstance(child, not_into) and not any(child is s for s in skip))
 
 
 def _no_validation(self: CSTNode) -> None:

@@ -219,9 +219,9 @@ def test_a_generated_module_that_says_open_only_in_its_data_is_not_parsed(monkey
     source = f"import io\n\nTABLE = {{\n{rows}}}\n"
     settings = settings_for(all_rules())
     analyze = lambda text: engine.analyze(text.encode(), settings, all_rules(), defer_summaries=True)
-    monkeypatch.setattr(engine, "CODE_SCREEN_MIN_BYTES", 1 << 40)  # the code screen off
+    monkeypatch.setattr(engine, "CODE_SCREEN", False)  # the code screen off
     assert analyze(source).parsed
-    monkeypatch.setattr(engine, "CODE_SCREEN_MIN_BYTES", 0)
+    monkeypatch.setattr(engine, "CODE_SCREEN", True)
     assert analyze(source).pending and not analyze(source).parsed  # only a join could want it
     called = source + "\n\ndef load(p):\n    return io.open(p).read()\n"
     result = analyze(called)
@@ -245,8 +245,8 @@ def test_the_code_screen_loses_no_finding_on_any_fixture_or_documented_example(m
                     found.append((doc.code, example_outcome(example, all_rules())[1]))
         return found
 
-    monkeypatch.setattr(engine, "CODE_SCREEN_MIN_BYTES", 1 << 40)
+    monkeypatch.setattr(engine, "CODE_SCREEN", False)
     without = outcomes()
-    monkeypatch.setattr(engine, "CODE_SCREEN_MIN_BYTES", 0)
+    monkeypatch.setattr(engine, "CODE_SCREEN", True)
     assert outcomes() == without
     assert sum(len(found) for _, found in without) > 100  # the comparison saw findings

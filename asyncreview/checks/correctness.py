@@ -13,12 +13,11 @@ from typing import Dict, Iterator, List, Optional, Sequence, Set
 
 import libcst as cst
 
-from asyncreview.catalogue import load_table
+from asyncreview.catalogue import load_table, rule_docs
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name, mention_pairs
-from asyncreview.catalogue import rule_docs
 from asyncreview.rule import AllOf, Paired, Prefilter, Report, Rule, Words
-from asyncreview.tree import inner_children
+from asyncreview.tree import descendants
 
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _LOOPS = (cst.For, cst.While)
@@ -46,12 +45,7 @@ def _tables() -> _Tables:
 
 def _walk(root: cst.CSTNode, skip: Sequence[cst.CSTNode] = ()) -> Iterator[cst.CSTNode]:
     """Nodes under root in the same function: nested functions, lambdas and classes are not entered."""
-    stack: List[cst.CSTNode] = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(child for child in inner_children(node) if not isinstance(child, _NESTED)
-                     and not any(child is s for s in skip))
+    return descendants(root, _NESTED, skip)
 
 
 def _suspends(root: cst.CSTNode) -> bool:
@@ -399,11 +393,7 @@ def _final_call(handler: cst.ExceptHandler) -> Optional[str]:
 
 def _walk_class(node: cst.ClassDef) -> Iterator[cst.CSTNode]:
     """The class body and its methods (not nested classes): where `self.x = ...` is written."""
-    stack: List[cst.CSTNode] = [node.body]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(child for child in inner_children(current) if not isinstance(child, cst.ClassDef))
+    return descendants(node.body, (cst.ClassDef,))
 
 
 RULES = [CoroutineCorrectness]

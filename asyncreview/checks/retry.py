@@ -17,7 +17,7 @@ from asyncreview.catalogue import load_table
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Substrings, Words
-from asyncreview.tree import inner_children
+from asyncreview.tree import descendants
 
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _LEAVE = (cst.Return, cst.Raise, cst.Break)
@@ -92,14 +92,7 @@ def _tables(settings: Optional[Settings]) -> _Tables:
 # -- tree helpers ----------------------------------------------------------------------------------
 def _walk(root: cst.CSTNode, skip: Sequence[cst.CSTNode] = ()) -> Iterator[cst.CSTNode]:
     """Nodes under root in this function: nested functions, classes and `skip` are not entered."""
-    stack: List[cst.CSTNode] = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        for child in inner_children(node):
-            if isinstance(child, _NESTED) or any(child is s for s in skip):
-                continue
-            stack.append(child)
+    return descendants(root, _NESTED, skip)
 
 
 def _leaves(statements: Sequence[cst.CSTNode]) -> bool:
@@ -375,9 +368,9 @@ class BroadRetry(Rule):
 
     def _waits_in_loop(self, root: cst.CSTNode) -> bool:
         """Whether a function (nested helpers included) calls a sleep inside a loop."""
-        for node in _walk_all(root):
+        for node in descendants(root):
             if isinstance(node, (cst.For, cst.While)):
-                for inner in _walk_all(node):
+                for inner in descendants(node):
                     if isinstance(inner, cst.Call) and self._is_sleep(inner):
                         return True
         return False
@@ -533,14 +526,6 @@ class BroadRetry(Rule):
 def _loops_in(block: cst.CSTNode) -> List[cst.CSTNode]:
     """Loops nested in a try body: a `break` in them leaves them, not the retry loop."""
     return [n for n in _walk(block) if isinstance(n, (cst.For, cst.While)) and n is not block]
-
-
-def _walk_all(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    stack: List[cst.CSTNode] = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(inner_children(node))
 
 
 RULES = [BroadRetry]
