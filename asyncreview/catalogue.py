@@ -55,6 +55,9 @@ class RuleDoc:
     summary: str
     rationale: str
     examples: Tuple[Example, ...] = field(default=())
+    # Codes this rule's finding replaces at the same place: the more specific diagnosis of one
+    # mistake (ARV404, a retry loop that swallows cancellation, over ARV501, any swallow).
+    supersedes: Tuple[str, ...] = field(default=())
 
     @property
     def help_uri(self) -> str:
@@ -89,6 +92,7 @@ def rule_docs(family: str) -> Dict[str, RuleDoc]:
             summary=entry["summary"],
             rationale=entry["rationale"].strip(),
             examples=tuple(examples),
+            supersedes=tuple(entry.get("supersedes", ())),
         )
     return docs
 

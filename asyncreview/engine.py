@@ -506,7 +506,7 @@ def _run_rules(module: cst.Module, text: str, settings: Settings, chosen, path: 
         dispatcher.walk(module, enter_statement=context.enter_top_statement)
     except RecursionError:
         crashes.append(diagnostic("ARV001", "file nested too deeply to analyze safely"))
-    findings = _locate(module, context) if context.reports else []
+    findings = _without_superseded(_locate(module, context), chosen) if context.reports else []
     forget_positions()
     findings.extend(c for c in crashes if c.code in settings.enabled)
     noqa = src.noqa_lines(text)
@@ -516,6 +516,21 @@ def _run_rules(module: cst.Module, text: str, settings: Settings, chosen, path: 
         noqa={line: (sorted(codes) if codes is not None else None) for line, codes in noqa.items()},
         parsed=True,
     )
+
+
+def _without_superseded(findings: List[Finding], chosen: Sequence[Type[Rule]]) -> List[Finding]:
+    """One mistake, one finding: where two rules diagnose the same node, the catalogue says which
+    diagnosis is the more specific (`supersedes`), and only that one is reported."""
+    replaces = _superseding(tuple(chosen))
+    if not replaces or len(findings) < 2:
+        return findings
+    covered = {(f.line, f.column, gone) for f in findings for gone in replaces.get(f.code, ())}
+    return [f for f in findings if (f.line, f.column, f.code) not in covered]
+
+
+@functools.lru_cache(maxsize=64)
+def _superseding(chosen: Tuple[Type[Rule], ...]) -> Dict[str, Tuple[str, ...]]:
+    return {code: doc.supersedes for rule in chosen for code, doc in rule.docs().items() if doc.supersedes}
 
 
 def _locate(module: cst.Module, context: FileContext) -> List[Finding]:
