@@ -37,8 +37,8 @@ def settings_for(
     )
 
 
-def findings_for(code: str, rules: Sequence[Type[Rule]], target: str = "3.9", **options: Any) -> List[Finding]:
-    settings = settings_for(rules, target, options)
+def findings_for(code: str, rules: Sequence[Type[Rule]], target: str = "3.9", newest: str = "3.14", **options: Any) -> List[Finding]:
+    settings = settings_for(rules, target, options, newest)
     return analyze(code.encode("utf-8"), settings, list(rules), "example.py").findings
 
 

@@ -94,57 +94,18 @@ class _Comprehension:
         self.nested_async: List[cst.CSTNode] = []
 
 
-class VersionCompat(Rule):
-    codes = ("ARV101", "ARV102", "ARV103", "ARV104")
-    family = "compat"
-    options = {"extend-api-versions": _extend_api_versions}
+class VersionGuards:
+    """The version guards around the node being visited (`if sys.version_info >= (3, N):`, a
+    flag assigned from such a test, `try/except ImportError`, `hasattr`, TYPE_CHECKING); mixed
+    into each rule that reads versions, so that each keeps to the one walk."""
 
-    @classmethod
-    def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
-        # Only what the project's Pythons can be flagged for: added after its target, or removed
-        # by its newest. (Most files mention asyncio or typing; few name a 3.12 API.)
-        tables = _tables(settings)
-
-        def flagged(entry: Dict[str, str]) -> bool:
-            if "removed" in entry:
-                return settings.newest >= _version(entry, "removed")
-            return _version(entry) > settings.target
-
-        names = [name for section in ("api", "builtin", "removed") for name, entry in tables[section].items() if flagged(entry)]
-        callees: Set[str] = set()
-        keywords: Set[str] = set()
-        for section in ("keyword", "removed-keyword"):
-            for callee, entries in tables[section].items():
-                flagged_here = {keyword for keyword, entry in entries.items() if flagged(entry)}
-                if flagged_here:
-                    callees.add(callee)
-                    keywords |= flagged_here
-        screens: List[Prefilter] = [Paired(mention_pairs(names))]
-        if keywords:  # `loop=` in a call of a function named through the imports
-            screens.append(AllOf(Words(*keywords), Paired(mention_pairs(callees))))
-        screens.extend(_syntax_screens([entry for entry in tables["syntax"].values() if flagged(entry)]))
-        return tuple(screens)
+    names: Any
 
     def __init__(self, context) -> None:
-        super().__init__(context)
-        settings = context.settings
-        self.target = settings.target
-        self.newest = settings.newest
-        self.tables = _tables(settings)
+        super().__init__(context)  # type: ignore[call-arg]
         self.new_guards: List[Version] = []  # "this code only runs on >= V"
         self.old_guards: List[Version] = []  # "this code only runs on < V"
         self.version_flags: Dict[str, Tuple[str, Version]] = {}
-        self.not_references: Set[int] = set()
-        self.lazy_annotations = False
-        self.from_imported: Set[str] = set()
-        self.annotation_depth = 0
-        self.new_syntax = {key: entry for key, entry in self.tables["syntax"].items() if _version(entry) > self.target}
-        self.walrus_places: Dict[int, str] = {}  # id of an unparenthesized `:=` -> where it stands
-        self.handled_syntax: Set[int] = set()  # nodes already reported under a stronger key
-        self.loop_blocks: List[str] = []  # "loop", "finally" or "scope", innermost last
-        self.comprehensions: List[Optional[_Comprehension]] = []  # None: a scope of its own
-        self.first_iterables: List[cst.CompFor] = []
-        self.fstrings_reported: List[bool] = []  # per enclosing f-string: reported already
 
     # -- guards --------------------------------------------------------------------------------
     def _version_test(self, test: cst.BaseExpression) -> Optional[Tuple[str, Version]]:
@@ -245,6 +206,62 @@ class VersionCompat(Rule):
     def _is_old_guarded(self, removed: Version) -> bool:
         return any(guard <= removed for guard in self.old_guards)
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            test = self._version_test(node.value)
+            if test:
+                self.version_flags[node.targets[0].target.value] = test
+
+
+class VersionCompat(VersionGuards, Rule):
+    codes = ("ARV101", "ARV102", "ARV103", "ARV104")
+    family = "compat"
+    options = {"extend-api-versions": _extend_api_versions}
+
+    @classmethod
+    def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
+        # Only what the project's Pythons can be flagged for: added after its target, or removed
+        # by its newest. (Most files mention asyncio or typing; few name a 3.12 API.)
+        tables = _tables(settings)
+
+        def flagged(entry: Dict[str, str]) -> bool:
+            if "removed" in entry:
+                return settings.newest >= _version(entry, "removed")
+            return _version(entry) > settings.target
+
+        names = [name for section in ("api", "builtin", "removed") for name, entry in tables[section].items() if flagged(entry)]
+        callees: Set[str] = set()
+        keywords: Set[str] = set()
+        for section in ("keyword", "removed-keyword"):
+            for callee, entries in tables[section].items():
+                flagged_here = {keyword for keyword, entry in entries.items() if flagged(entry)}
+                if flagged_here:
+                    callees.add(callee)
+                    keywords |= flagged_here
+        screens: List[Prefilter] = [Paired(mention_pairs(names))]
+        if keywords:  # `loop=` in a call of a function named through the imports
+            screens.append(AllOf(Words(*keywords), Paired(mention_pairs(callees))))
+        screens.extend(_syntax_screens([entry for entry in tables["syntax"].values() if flagged(entry)]))
+        return tuple(screens)
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        settings = context.settings
+        self.target = settings.target
+        self.newest = settings.newest
+        self.tables = _tables(settings)
+        self.not_references: Set[int] = set()
+        self.lazy_annotations = False
+        self.from_imported: Set[str] = set()
+        self.annotation_depth = 0
+        self.new_syntax = {key: entry for key, entry in self.tables["syntax"].items() if _version(entry) > self.target}
+        self.walrus_places: Dict[int, str] = {}  # id of an unparenthesized `:=` -> where it stands
+        self.handled_syntax: Set[int] = set()  # nodes already reported under a stronger key
+        self.loop_blocks: List[str] = []  # "loop", "finally" or "scope", innermost last
+        self.comprehensions: List[Optional[_Comprehension]] = []  # None: a scope of its own
+        self.first_iterables: List[cst.CompFor] = []
+        self.fstrings_reported: List[bool] = []  # per enclosing f-string: reported already
+
     # -- bookkeeping -----------------------------------------------------------------------------
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         module = dotted_name(node.module) if node.module is not None else None
@@ -268,12 +285,6 @@ class VersionCompat(Rule):
             name = dotted_name(alias.name)
             if name:
                 self._check_api(alias.name, name)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-            test = self._version_test(node.value)
-            if test:
-                self.version_flags[node.targets[0].target.value] = test
 
     def visit_Annotation(self, node: cst.Annotation) -> None:
         self.annotation_depth += 1

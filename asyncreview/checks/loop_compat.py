@@ -1,0 +1,222 @@
+"""ARV105: APIs that still exist but warn or raise on some of the project's Pythons, in the place
+their entry names: `asyncio.get_event_loop()` where no loop runs and none was set (a RuntimeError
+from 3.14), the event-loop policy functions and classes (deprecated in 3.14).
+
+What changed, when and where is data (the `changed` section of rules/compat/versions.toml); this
+module knows where no loop can be running: module level, and a sync function that then starts the
+loop it got (a function that may be called from a coroutine or callback gets the running loop)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from asyncreview.catalogue import load_table
+from asyncreview.checks.compat import ALWAYS, VersionGuards
+from asyncreview.config import Settings, Version, format_version, parse_version
+from asyncreview.finding import Severity
+from asyncreview.names import dotted_name, mention_pairs
+from asyncreview.rule import Paired, Prefilter, Rule
+
+
+@functools.lru_cache(maxsize=1)
+def _changed() -> Dict[str, Dict[str, Any]]:
+    """The `changed` entries, a `same-as` entry resolved to the entry it names."""
+    table = load_table("compat", "versions")["changed"]
+    return {name: table[entry["same-as"]] if "same-as" in entry else entry for name, entry in table.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _loop_setters() -> Set[str]:
+    """Calls that set the current loop (`set-by`): after one, `get_event_loop()` returns it."""
+    return {name for entry in _changed().values() for name in entry.get("set-by", ())}
+
+
+@functools.lru_cache(maxsize=1)
+def _runner_methods() -> Tuple[str, ...]:
+    """`loop.run_until_complete(...)`, `loop.run_forever()`: the ARV503 table."""
+    return tuple(load_table("correctness", "knowledge")["loop-runners"]["methods"])
+
+
+def _effects(entry: Dict[str, Any], lowest: Version, highest: Version) -> List[Dict[str, Any]]:
+    """The effects of an entry on the Pythons from `lowest` to `highest`."""
+    return [effect for effect in entry["effects"] if parse_version(effect["since"]) <= highest
+            and ("until" not in effect or parse_version(effect["until"]) > lowest)]
+
+
+def _releases(effect: Dict[str, Any], lowest: Version, highest: Version) -> str:
+    if "releases" in effect:
+        return effect["releases"]
+    first = max(parse_version(effect["since"]), lowest)
+    last = min(highest, (lambda until: (until[0], until[1] - 1))(parse_version(effect["until"])) if "until" in effect else highest)
+    return format_version(first) if first == last else f"{format_version(first)}-{format_version(last)}"
+
+
+class _Scope:
+    """A function body (or the module) being walked, for `get_event_loop()` where no loop runs."""
+
+    __slots__ = ("kind", "loop_set", "pending", "started")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind  # "module", "sync", "async" or "deferred" (a lambda)
+        self.loop_set = False  # a `set-by` call came before, in this scope
+        self.pending: List[Tuple[cst.Call, Optional[str], str, Dict[str, Any]]] = []  # call, bound to, name, entry
+        self.started: Set[str] = set()  # receivers of run_until_complete()/run_forever()
+
+
+class ChangedBehaviour(VersionGuards, Rule):
+    codes = ("ARV105",)
+    family = "compat"
+
+    @classmethod
+    def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
+        names = [name for name, entry in _changed().items() if _effects(entry, settings.target, settings.newest)]
+        return Paired(mention_pairs(names))
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.scopes: List[_Scope] = [_Scope("module")]
+        self.handling: List[Set[str]] = []  # per enclosing try body: the exceptions its handlers catch
+        self.bound: Dict[int, str] = {}  # id of an assigned call -> the name it is bound to
+        self.chained: Set[int] = set()  # ids of calls a loop is started on directly
+        self.not_references: Set[int] = set()
+        self.from_imported: Set[str] = set()
+        self.windows: Dict[int, Tuple[Version, Version]] = {}  # id of a pending call -> its Pythons
+
+    # -- scopes ----------------------------------------------------------------------------------
+    def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        self.scopes.append(_Scope("async" if node.asynchronous is not None else "sync"))
+
+    def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        scope = self.scopes.pop()
+        for call, bound, name, entry in scope.pending:
+            if id(call) in self.chained or (bound is not None and bound in scope.started):
+                self._report(call, name, entry, *self._window_of(call))
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.scopes.append(_Scope("deferred"))
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self.scopes.pop()
+
+    def visit_Try_body(self, node: cst.Try) -> None:
+        super().visit_Try_body(node)
+        caught: Set[str] = set()
+        for handler in node.handlers:
+            if handler.type is None:
+                caught.add("BaseException")
+                continue
+            types = handler.type.elements if isinstance(handler.type, cst.Tuple) else [handler.type]
+            for item in types:
+                name = dotted_name(item.value if isinstance(item, cst.Element) else item)
+                if name:
+                    caught.add(name.rsplit(".", 1)[-1])
+        self.handling.append(caught)
+
+    def leave_Try_body(self, node: cst.Try) -> None:
+        super().leave_Try_body(node)
+        self.handling.pop()
+
+    visit_TryStar_body = visit_Try_body
+    leave_TryStar_body = leave_Try_body
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        super().visit_Assign(node)
+        if len(node.targets) == 1 and isinstance(node.value, cst.Call):
+            target = dotted_name(node.targets[0].target)
+            if target:
+                self.bound[id(node.value)] = target
+
+    # -- references ------------------------------------------------------------------------------
+    def _window(self) -> Tuple[Version, Version]:
+        """The Pythons the code being visited runs on: the project's, narrowed by version guards."""
+        settings = self.context.settings
+        lowest = max([settings.target, *(guard for guard in self.new_guards if guard != ALWAYS)])
+        highest = min([settings.newest, *((guard[0], guard[1] - 1) for guard in self.old_guards if guard != ALWAYS)])
+        return lowest, highest
+
+    def _window_of(self, call: cst.Call) -> Tuple[Version, Version]:
+        return self.windows[id(call)]
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self.not_references.update(id(alias.name) for alias in node.names)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.module is not None and not isinstance(node.names, cst.ImportStar):
+            module = dotted_name(node.module)
+            for alias in node.names:
+                self.not_references.add(id(alias.name))
+                if module and isinstance(alias.name, cst.Name) and not node.relative:
+                    local = alias.asname.name if alias.asname else alias.name
+                    if isinstance(local, cst.Name):
+                        self.from_imported.add(local.value)
+                    self._anywhere(alias.name, f"{module}.{alias.name.value}")
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.not_references.add(id(node.attr))
+        if id(node) not in self.not_references:
+            self._anywhere(node, self.names.qualify(node))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        # A name imported from the module is reported once, on its import line (as ARV104 does).
+        if node.value in self.names.aliases and node.value not in self.from_imported and id(node) not in self.not_references:
+            self._anywhere(node, self.names.qualify(node))
+
+    def _anywhere(self, node: cst.CSTNode, name: Optional[str]) -> None:
+        entry = _changed().get(name) if name else None
+        if entry is not None and entry["where"] == "anywhere":
+            self._report(node, name, entry, *self._window())  # type: ignore[arg-type]
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _runner_methods():
+            receiver = func.value
+            if isinstance(receiver, cst.Call):
+                self.chained.add(id(receiver))
+            else:
+                name = dotted_name(receiver)
+                if name:
+                    self.scopes[-1].started.add(name)
+        name = self.names.qualify(func)
+        scope = self.scopes[-1]
+        if name in _loop_setters():
+            scope.loop_set = True
+            return
+        entry = _changed().get(name) if name else None
+        if entry is None or entry["where"] != "no-loop":
+            return
+        if scope.loop_set or any(caught & set(entry["handled-by"]) for caught in self.handling):
+            return
+        if scope.kind == "module":
+            self._report(node, name, entry, *self._window())  # type: ignore[arg-type]
+        elif scope.kind == "sync" and all(outer.kind != "async" for outer in self.scopes):
+            self.windows[id(node)] = self._window()
+            scope.pending.append((node, self.bound.get(id(node)), name, entry))  # type: ignore[arg-type]
+
+    # -- the finding -----------------------------------------------------------------------------
+    def _report(self, node: cst.CSTNode, name: str, entry: Dict[str, Any], lowest: Version, highest: Version) -> None:
+        effects = _effects(entry, lowest, highest)
+        if not effects:
+            return
+        outcomes = []
+        for outcome in ("raises", "warns"):
+            chosen = [effect for effect in effects if effect["outcome"] == outcome]
+            if chosen:
+                releases = [_releases(effect, lowest, highest) for effect in chosen]
+                errors = sorted({effect["error"] for effect in chosen})
+                outcomes.append(f"{outcome} on Python {', '.join(releases)} ({'; '.join(errors)})")
+        settings = self.context.settings
+        where = "()` with no event loop running or set" if entry["where"] == "no-loop" else "` is deprecated:"
+        self.report(
+            node,
+            f"`{name}{where} {' and '.join(outcomes)}; the project supports {format_version(settings.target)} "
+            f"to {format_version(settings.newest)} ({settings.target_origin}). Instead: {entry['alternative']}.",
+            code="ARV105",
+            severity=Severity.CRITICAL if outcomes[0].startswith("raises") else Severity.WARNING,
+            kind=name,
+        )
+
+
+RULES = [ChangedBehaviour]
