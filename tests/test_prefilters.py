@@ -11,6 +11,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from asyncreview.checks.correctness import CoroutineCorrectness, _tables as correctness_tables
 from asyncreview.checks.compat import VersionCompat, _tables as compat_tables, _version
+from asyncreview.checks.loop_compat import ChangedBehaviour, _changed
 from asyncreview.checks.resources import Resources, _tables as resources_tables
 from asyncreview.checks.retry import BroadRetry, _tables as retry_tables
 from asyncreview.engine import admitted_rules
@@ -250,3 +251,13 @@ def test_the_code_screen_loses_no_finding_on_any_fixture_or_documented_example(m
     monkeypatch.setattr(engine, "CODE_SCREEN", True)
     assert outcomes() == without
     assert sum(len(found) for _, found in without) > 100  # the comparison saw findings
+
+
+@pytest.mark.parametrize("name", sorted(_changed()))
+def test_every_changed_behaviour_name_passes_its_prefilter_however_it_is_written(name):
+    settings = settings_for([ChangedBehaviour], target="3.9")
+    for source in _spellings(name):
+        assert admitted_rules(source.encode(), (ChangedBehaviour,), settings) == (ChangedBehaviour,), source
+    # and not where no supported Python warns: the promise is tight
+    quiet = settings_for([ChangedBehaviour], target="3.8", newest="3.9")
+    assert admitted_rules(f"import asyncio\n{name}(x)\n".encode(), (ChangedBehaviour,), quiet) == ()
