@@ -84,3 +84,8 @@ def test_flake8_reports_it_as_arv105(project):
     completed = subprocess.run([sys.executable, "-m", "flake8", "--select", "ARV", "app.py"],
                                cwd=project.root, capture_output=True, text=True, timeout=300)
     assert completed.stdout.startswith("app.py:3:8: ARV105 `asyncio.get_event_loop()`"), completed.stdout + completed.stderr
+
+
+def test_an_annotated_binding_is_followed_too():
+    annotated = "import asyncio\n\ndef main(work):\n    loop: asyncio.AbstractEventLoop = asyncio.get_event_loop()\n    loop.run_forever()\n"
+    assert [line for line, _, _ in _found(annotated)] == [4]

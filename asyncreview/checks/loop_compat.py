@@ -47,11 +47,21 @@ def _effects(entry: Dict[str, Any], lowest: Version, highest: Version) -> List[D
 
 
 def _releases(effect: Dict[str, Any], lowest: Version, highest: Version) -> str:
+    """The Pythons of the project an effect concerns: `3.12-3.13`, or the entry's own `releases`."""
     if "releases" in effect:
         return effect["releases"]
     first = max(parse_version(effect["since"]), lowest)
-    last = min(highest, (lambda until: (until[0], until[1] - 1))(parse_version(effect["until"])) if "until" in effect else highest)
+    last = highest
+    if "until" in effect:
+        until = parse_version(effect["until"])
+        last = min(highest, (until[0], until[1] - 1))
     return format_version(first) if first == last else f"{format_version(first)}-{format_version(last)}"
+
+
+@functools.lru_cache(maxsize=1)
+def _anywhere_attributes() -> Set[str]:
+    """The last parts of the names flagged wherever they are used: most attributes leave on it."""
+    return {name.rsplit(".", 1)[-1] for name, entry in _changed().items() if entry["where"] == "anywhere"}
 
 
 class _Scope:
@@ -124,10 +134,18 @@ class ChangedBehaviour(VersionGuards, Rule):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         super().visit_Assign(node)
-        if len(node.targets) == 1 and isinstance(node.value, cst.Call):
-            target = dotted_name(node.targets[0].target)
-            if target:
-                self.bound[id(node.value)] = target
+        if len(node.targets) == 1:
+            self._bind(node.targets[0].target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind(node.target, node.value)
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """`loop = asyncio.get_event_loop()`: the name a later `loop.run_forever()` starts."""
+        name = dotted_name(target)
+        if name and isinstance(value, cst.Call):
+            self.bound[id(value)] = name
 
     # -- references ------------------------------------------------------------------------------
     def _window(self) -> Tuple[Version, Version]:
@@ -156,7 +174,7 @@ class ChangedBehaviour(VersionGuards, Rule):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self.not_references.add(id(node.attr))
-        if id(node) not in self.not_references:
+        if node.attr.value in _anywhere_attributes() and id(node) not in self.not_references:
             self._anywhere(node, self.names.qualify(node))
 
     def visit_Name(self, node: cst.Name) -> None:
