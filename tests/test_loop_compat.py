@@ -89,3 +89,15 @@ def test_flake8_reports_it_as_arv105(project):
 def test_an_annotated_binding_is_followed_too():
     annotated = "import asyncio\n\ndef main(work):\n    loop: asyncio.AbstractEventLoop = asyncio.get_event_loop()\n    loop.run_forever()\n"
     assert [line for line, _, _ in _found(annotated)] == [4]
+
+
+def test_noqa_hides_a_finding_made_at_the_end_of_its_function(project, cli):
+    project.write("pyproject.toml", '[project]\nname = "p"\nrequires-python = ">=3.9"\n')
+    # the statement's first line, as for every finding; the statement is the call's, not the def's
+    spread = ("import asyncio\n\ndef main(work):\n    loop = (  # noqa: ARV105\n        asyncio.get_event_loop()\n    )\n"
+              "    loop.run_until_complete(work())\n")
+    project.write("app.py", spread)
+    assert cli("--format", "json", "--select", "ARV105", cwd=project.root).json()["findings"] == []
+    project.write("app.py", spread.replace("  # noqa: ARV105", ""))
+    [finding] = cli("--format", "json", "--select", "ARV105", "--no-cache", cwd=project.root).json()["findings"]
+    assert finding["line"] == 5

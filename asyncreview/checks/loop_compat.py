@@ -18,7 +18,7 @@ from asyncreview.checks.compat import ALWAYS, VersionGuards
 from asyncreview.config import Settings, Version, format_version, parse_version
 from asyncreview.finding import Severity
 from asyncreview.names import dotted_name, mention_pairs
-from asyncreview.rule import Paired, Prefilter, Rule
+from asyncreview.rule import Paired, Prefilter, Report, Rule
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,6 +64,18 @@ def _anywhere_attributes() -> Set[str]:
     return {name.rsplit(".", 1)[-1] for name, entry in _changed().items() if entry["where"] == "anywhere"}
 
 
+class _Pending:
+    """A `get_event_loop()` in a sync function, reported if the function starts the loop it got;
+    where it stands is kept for the report (its line's `# noqa`, its snippet)."""
+
+    __slots__ = ("call", "bound", "report")
+
+    def __init__(self, call: cst.Call, bound: Optional[str], report: Report) -> None:
+        self.call = call
+        self.bound = bound  # the name the loop is bound to
+        self.report = report
+
+
 class _Scope:
     """A function body (or the module) being walked, for `get_event_loop()` where no loop runs."""
 
@@ -72,7 +84,7 @@ class _Scope:
     def __init__(self, kind: str) -> None:
         self.kind = kind  # "module", "sync", "async" or "deferred" (a lambda)
         self.loop_set = False  # a `set-by` call came before, in this scope
-        self.pending: List[Tuple[cst.Call, Optional[str], str, Dict[str, Any]]] = []  # call, bound to, name, entry
+        self.pending: List[_Pending] = []
         self.started: Set[str] = set()  # receivers of run_until_complete()/run_forever()
 
 
@@ -93,7 +105,6 @@ class ChangedBehaviour(VersionGuards, Rule):
         self.chained: Set[int] = set()  # ids of calls a loop is started on directly
         self.not_references: Set[int] = set()
         self.from_imported: Set[str] = set()
-        self.windows: Dict[int, Tuple[Version, Version]] = {}  # id of a pending call -> its Pythons
 
     # -- scopes ----------------------------------------------------------------------------------
     def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
@@ -101,9 +112,9 @@ class ChangedBehaviour(VersionGuards, Rule):
 
     def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
         scope = self.scopes.pop()
-        for call, bound, name, entry in scope.pending:
-            if id(call) in self.chained or (bound is not None and bound in scope.started):
-                self._report(call, name, entry, *self._window_of(call))
+        for pending in scope.pending:
+            if id(pending.call) in self.chained or (pending.bound is not None and pending.bound in scope.started):
+                self.context.reports.append(pending.report)
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.scopes.append(_Scope("deferred"))
@@ -154,9 +165,6 @@ class ChangedBehaviour(VersionGuards, Rule):
         lowest = max([settings.target, *(guard for guard in self.new_guards if guard != ALWAYS)])
         highest = min([settings.newest, *((guard[0], guard[1] - 1) for guard in self.old_guards if guard != ALWAYS)])
         return lowest, highest
-
-    def _window_of(self, call: cst.Call) -> Tuple[Version, Version]:
-        return self.windows[id(call)]
 
     def visit_Import(self, node: cst.Import) -> None:
         self.not_references.update(id(alias.name) for alias in node.names)
@@ -210,14 +218,18 @@ class ChangedBehaviour(VersionGuards, Rule):
         if scope.kind == "module":
             self._report(node, name, entry, *self._window())  # type: ignore[arg-type]
         elif scope.kind == "sync" and all(outer.kind != "async" for outer in self.scopes):
-            self.windows[id(node)] = self._window()
-            scope.pending.append((node, self.bound.get(id(node)), name, entry))  # type: ignore[arg-type]
+            report = self._report(node, name, entry, *self._window(), later=True)  # type: ignore[arg-type]
+            if report is not None:
+                scope.pending.append(_Pending(node, self.bound.get(id(node)), report))
 
     # -- the finding -----------------------------------------------------------------------------
-    def _report(self, node: cst.CSTNode, name: str, entry: Dict[str, Any], lowest: Version, highest: Version) -> None:
+    def _report(self, node: cst.CSTNode, name: str, entry: Dict[str, Any], lowest: Version, highest: Version,
+                later: bool = False) -> Optional[Report]:
+        """Report a use on the Pythons from `lowest` to `highest`; `later`: return the report, for
+        the end of the function to file, rather than filing it."""
         effects = _effects(entry, lowest, highest)
-        if not effects:
-            return
+        if not effects or "ARV105" not in self.context.settings.enabled:
+            return None
         outcomes = []
         for outcome in ("raises", "warns"):
             chosen = [effect for effect in effects if effect["outcome"] == outcome]
@@ -227,14 +239,14 @@ class ChangedBehaviour(VersionGuards, Rule):
                 outcomes.append(f"{outcome} on Python {', '.join(releases)} ({'; '.join(errors)})")
         settings = self.context.settings
         where = "()` with no event loop running or set" if entry["where"] == "no-loop" else "` is deprecated:"
-        self.report(
-            node,
-            f"`{name}{where} {' and '.join(outcomes)}; the project supports {format_version(settings.target)} "
-            f"to {format_version(settings.newest)} ({settings.target_origin}). Instead: {entry['alternative']}.",
-            code="ARV105",
-            severity=Severity.CRITICAL if outcomes[0].startswith("raises") else Severity.WARNING,
-            kind=name,
-        )
+        message = (f"`{name}{where} {' and '.join(outcomes)}; the project supports {format_version(settings.target)} "
+                   f"to {format_version(settings.newest)} ({settings.target_origin}). Instead: {entry['alternative']}.")
+        severity = Severity.CRITICAL if outcomes[0].startswith("raises") else Severity.WARNING
+        if not later:
+            self.report(node, message, code="ARV105", severity=severity, kind=name)
+            return None
+        statement = self.context.statements[-1] if self.context.statements else node
+        return Report(node, "ARV105", message, severity, statement, "", self.context.place, name)
 
 
 RULES = [ChangedBehaviour]
