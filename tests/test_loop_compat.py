@@ -101,3 +101,12 @@ def test_noqa_hides_a_finding_made_at_the_end_of_its_function(project, cli):
     project.write("app.py", spread.replace("  # noqa: ARV105", ""))
     [finding] = cli("--format", "json", "--select", "ARV105", "--no-cache", cwd=project.root).json()["findings"]
     assert finding["line"] == 5
+
+
+def test_the_policy_api_is_not_flagged_where_it_never_runs():
+    unrun = ("from __future__ import annotations\nimport asyncio\nfrom typing import TYPE_CHECKING\n\n"
+             "if TYPE_CHECKING:\n    from asyncio import AbstractEventLoopPolicy\n\n"
+             "def install(policy: asyncio.AbstractEventLoopPolicy) -> None:\n    pass\n")
+    assert _found(unrun) == []
+    evaluated = unrun.replace("from __future__ import annotations\n", "").replace("if TYPE_CHECKING:\n    from", "if not TYPE_CHECKING:\n    from")
+    assert [line for line, _, _ in _found(evaluated)] == [5, 7]

@@ -165,9 +165,11 @@ class VersionGuards:
         self.new_guards.append(ALWAYS if feature else (test[1] if test and test[0] == "ge" else (0, 0)))
         self.old_guards.append(test[1] if test and test[0] == "lt" else ALWAYS)
 
-    def leave_If_body(self, node: cst.If) -> None:
+    def _leave_guard(self, node: cst.CSTNode) -> None:
         self.new_guards.pop()
         self.old_guards.pop()
+
+    leave_If_body = _leave_guard
 
     def visit_If_orelse(self, node: cst.If) -> None:
         test, _ = self._guard_of(node.test)
@@ -175,7 +177,7 @@ class VersionGuards:
         self.old_guards.append(test[1] if test and test[0] == "ge" else ALWAYS)
 
     def leave_If_orelse(self, node: cst.If) -> None:
-        self.leave_If_body(node)
+        self._leave_guard(node)
 
     def _try_guards(self, node) -> bool:
         for handler in node.handlers:
@@ -195,7 +197,7 @@ class VersionGuards:
         self.old_guards.append((0, 0) if guarded else ALWAYS)
 
     def leave_Try_body(self, node: cst.Try) -> None:
-        self.leave_If_body(node)  # type: ignore[arg-type]
+        self._leave_guard(node)
 
     visit_TryStar_body = visit_Try_body
     leave_TryStar_body = leave_Try_body

@@ -105,6 +105,9 @@ class ChangedBehaviour(VersionGuards, Rule):
         self.chained: Set[int] = set()  # ids of calls a loop is started on directly
         self.not_references: Set[int] = set()
         self.from_imported: Set[str] = set()
+        self.unrun: List[bool] = []  # per enclosing if body: `if TYPE_CHECKING:`, which never runs
+        self.lazy_annotations = False  # `from __future__ import annotations`: annotations never run
+        self.annotation_depth = 0
 
     # -- scopes ----------------------------------------------------------------------------------
     def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
@@ -143,6 +146,20 @@ class ChangedBehaviour(VersionGuards, Rule):
     visit_TryStar_body = visit_Try_body
     leave_TryStar_body = leave_Try_body
 
+    def visit_If_body(self, node: cst.If) -> None:
+        super().visit_If_body(node)
+        self.unrun.append(dotted_name(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"))
+
+    def leave_If_body(self, node: cst.If) -> None:
+        super().leave_If_body(node)
+        self.unrun.pop()
+
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        self.annotation_depth += 1
+
+    def leave_Annotation(self, node: cst.Annotation) -> None:
+        self.annotation_depth -= 1
+
     def visit_Assign(self, node: cst.Assign) -> None:
         super().visit_Assign(node)
         if len(node.targets) == 1:
@@ -172,6 +189,9 @@ class ChangedBehaviour(VersionGuards, Rule):
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.module is not None and not isinstance(node.names, cst.ImportStar):
             module = dotted_name(node.module)
+            if module == "__future__":
+                self.lazy_annotations |= any(isinstance(alias.name, cst.Name) and alias.name.value == "annotations" for alias in node.names)
+                return
             for alias in node.names:
                 self.not_references.add(id(alias.name))
                 if module and isinstance(alias.name, cst.Name) and not node.relative:
@@ -191,7 +211,11 @@ class ChangedBehaviour(VersionGuards, Rule):
             self._anywhere(node, self.names.qualify(node))
 
     def _anywhere(self, node: cst.CSTNode, name: Optional[str]) -> None:
+        """A use of a name deprecated wherever it runs: not under TYPE_CHECKING, nor in an
+        annotation that is never evaluated."""
         entry = _changed().get(name) if name else None
+        if any(self.unrun) or (self.lazy_annotations and self.annotation_depth):
+            return
         if entry is not None and entry["where"] == "anywhere":
             self._report(node, name, entry, *self._window())  # type: ignore[arg-type]
 
