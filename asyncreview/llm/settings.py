@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Dict, Optional
 
+from asyncreview.llm.models import DEFAULT_MODEL, model_entry, unknown_model_problem
 from asyncreview.llm.validate import SEVERITIES  # least severe first
-
-DEFAULT_MODEL = "claude-sonnet-4-5"
 
 
 @dataclass(frozen=True)
@@ -111,4 +110,7 @@ def validate_table(value: Any) -> Dict[str, Any]:
             checked[key] = validator(raw)
         except ValueError as error:
             raise ValueError(f"llm.{key}: {error}") from None
+    model = checked.get("model", DEFAULT_MODEL)
+    if checked.get("max-cost-usd") is not None and model_entry(model) is None:
+        raise ValueError(unknown_model_problem(model))
     return checked

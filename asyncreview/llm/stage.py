@@ -45,7 +45,7 @@ def summary_line(stats, batch: bool) -> str:
         f"LLM review{mode}: {stats.findings} finding{'s' if stats.findings != 1 else ''}, "
         f"{stats.requests} request{'s' if stats.requests != 1 else ''}, {stats.cache_hits} cache hit{'s' if stats.cache_hits != 1 else ''}, "
         f"{stats.input_tokens + stats.cache_read_tokens + stats.cache_write_tokens} input / {stats.output_tokens} output tokens, "
-        f"~${stats.cost_usd:.4f}"
+        + (f"~${stats.cost_usd:.4f}" if stats.price is not None else "cost unknown (no price for this model)")
         + (f", {stats.abandoned} timed out (cost estimated)" if stats.abandoned else "")
     )
 
