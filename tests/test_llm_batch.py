@@ -17,12 +17,9 @@ EXPECTED = {1: "false_positive", 3: "uncertain"}
 
 
 def verdicts(result):
-    """Verdict per function index (functions are 4 lines apart from line 4), None if unreviewed."""
-    found = {}
-    for (path, line), review in reviews(result).items():
-        index = (line - 4) // 4 if line < 4 + 4 * len(MARKERS) * 10 else None
-        found[index] = review and review["verdict"]
-    return found
+    """Verdict per function index (one finding per function, in line order), None if unreviewed."""
+    found = sorted(reviews(result).items())
+    return {index: review and review["verdict"] for index, (_, review) in enumerate(found)}
 
 
 def expected(count):

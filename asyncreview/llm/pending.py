@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List
 
-from asyncreview.store import SignedStore
+from asyncreview.store import SignedStore, StoreError
 
 STORE_NAME = "llm-batches-v1"
 # The API deletes a batch's results 29 days after it was created: a record older than that
@@ -34,7 +34,10 @@ class PendingBatches:
                 too_old.append(batch_id)
             else:
                 found[batch_id] = {"keys": [key for key in keys if isinstance(key, str)], "submitted": submitted}
-        self.store.delete_many(too_old)
+        try:
+            self.store.delete_many(too_old)
+        except StoreError:  # tried again next run
+            pass
         return found
 
     def add(self, batch_id: str, keys: Iterable[str]) -> None:
