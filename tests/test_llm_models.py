@@ -1,6 +1,7 @@
 """The model table (asyncreview/llm/models.toml): a default the installed SDK lists, a price and a
 prompt-cache minimum per model, and no guessed price for a model it does not know."""
 
+import re
 import typing
 
 import anthropic.types
@@ -77,3 +78,25 @@ def test_the_default_model_is_what_is_sent(llm, fake, project):
     write_project(project, 1)
     llm("--llm", ".")
     assert [body["model"] for body in fake.bodies] == [DEFAULT_MODEL]
+
+
+def test_a_price_in_the_config_lets_an_unknown_model_have_a_dollar_budget():
+    given = {"input": 2, "output": 10.0, "cache-write": 2.5, "cache-read": 0.2, "min-cache-tokens": 1024}
+    checked = validate_table({"model": "claude-from-the-future", "max-cost-usd": 1, "price": given})
+    settings = LLMSettings.from_table(checked)
+    assert settings.prices() == {"input": 2.0, "output": 10.0, "cache-write": 2.5, "cache-read": 0.2}
+    assert settings.min_cache_tokens() == 1024
+    assert LLMSettings().prices() == prices(DEFAULT_MODEL) and LLMSettings().min_cache_tokens() == min_cache_tokens(DEFAULT_MODEL)
+    for bad in ({"input": 2}, dict(given, input=0), dict(given, extra=1), dict(given, output="10"), "3.0"):
+        with pytest.raises(ValueError, match="llm.price"):
+            validate_table({"model": "claude-from-the-future", "price": bad})
+
+
+def test_an_unknown_model_priced_in_the_config_is_billed_at_that_price(llm, fake, project):
+    price = "price = { input = 1000.0, output = 1000.0, cache-write = 1000.0, cache-read = 1000.0 }"
+    write_project(project, 1, llm=f'model = "claude-from-the-future"\nmax-cost-usd = 50\n{price}')
+    result = llm("--llm", ".")
+    assert result.code == 1, result.err
+    (line,) = [line for line in result.err.splitlines() if "LLM review:" in line and "tokens" in line]
+    tokens = sum(int(n) for n in re.search(r"(\d+) input / (\d+) output tokens", line).groups())
+    assert f"~${tokens * 1000.0 / 1e6:.4f}" in line  # every token at the configured 1000 $/MTok

@@ -49,7 +49,7 @@ def min_cache_tokens(model: str) -> Optional[int]:
 def unknown_model_problem(model: str) -> str:
     return (
         f"llm.max-cost-usd: no price is known for model {model!r}, so a dollar budget cannot be "
-        f"enforced (known: {', '.join(known_models())}); use one of those, add the model's prices "
-        f"to {Path(__file__).with_name('models.toml').name} in asyncreview/llm/, or budget with "
-        "max-input-tokens / max-requests instead"
+        f"enforced (known: {', '.join(known_models())}); use one of those, give its prices in the "
+        "llm table (price = {input = ..., output = ..., cache-write = ..., cache-read = ...}, USD per "
+        "million tokens) or add them to asyncreview/llm/models.toml, or budget with max-input-tokens / max-requests"
     )

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
 
-from asyncreview.llm.models import prices
 from asyncreview.llm.prompt import TOOL_NAME, Job
 from asyncreview.llm.redact import redact_logs
 from asyncreview.llm.settings import LLMSettings
@@ -279,7 +278,7 @@ class Orchestrator:
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
         self.log = log
-        self.stats = Stats(price=prices(settings.model))
+        self.stats = Stats(price=settings.prices())
         self.warning: Optional[str] = None
         self.limiter = RateLimiter(settings, clock)
         self.sleep = sleep
