@@ -201,3 +201,12 @@ def test_a_batch_that_outlives_the_wait_stays_recorded_for_the_next_run(fake, mo
     llm, found, said, notices, left, clock = batch_in_process(fake, monkeypatch, project, tmp_path, 2)
     assert [review["verdict"] for review in found] == ["confirmed"] * 2
     assert batch_ids(fake) == [batch_id] and left == {} and not notices
+
+
+def test_a_budget_sends_what_fits_in_the_batch_and_says_so(llm, fake, project, cache_env):
+    write_project(project, 4, llm="max-requests = 2", markers=MARKERS)
+    result = llm("--llm-batch", "--format", "json", ".", env=cache_env)
+    (batch,) = fake.batches.values()
+    assert len(batch["requests"]) == 2  # before: the budget stopped the stage and nothing was sent
+    assert sorted(v is not None for v in verdicts(result).values()) == [False, False, True, True]
+    assert "stopped after max-requests = 2" in result.err
