@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     llm = parser.add_argument_group("LLM review (needs ANTHROPIC_API_KEY)")
     llm.add_argument("--llm", action="store_true", help="have Claude review each finding (cached, rate-limited)")
     llm.add_argument("--llm-batch", action="store_true", help="review through the Message Batches API (half price, slower)")
+    llm.add_argument("--no-wait", action="store_true", help="with --llm-batch: submit the batch and exit; a later --llm-batch run collects it")
     llm.add_argument("--verbose", "-v", action="store_true", help="print each failed LLM request, retry and rejected answer (the key is redacted)")
     llm.add_argument("--show-refuted", action="store_true", help="show findings the reviewer refuted and count them for the exit code")
     llm.add_argument("--cache-stats", action="store_true", help="print the caches' size and exit")
@@ -149,6 +150,10 @@ def _run(args: argparse.Namespace) -> int:
         raise _UsageError(str(error)) from None
     if args.jobs is not None and args.jobs < 1:
         raise _UsageError("--jobs must be at least 1")
+    if args.no_wait and not args.llm_batch:
+        raise _UsageError("--no-wait goes with --llm-batch (it leaves the batch for a later run to collect)")
+    if args.no_wait and args.no_cache:
+        raise _UsageError("--no-wait needs the cache: the batch id is kept there for the run that collects it")
     if args.config is not None and not args.config.is_file():
         raise _UsageError(f"--config {args.config}: no such file")
     try:
@@ -205,7 +210,7 @@ def _run(args: argparse.Namespace) -> int:
     if llm_stage.wanted(args.llm or args.llm_batch, llm_table):
         with failed("in the LLM review"):
             result.notices.extend(llm_stage.run_stage(
-                result, llm_table, batch=args.llm_batch, use_cache=not args.no_cache, verbose=args.verbose
+                result, llm_table, batch=args.llm_batch, wait=not args.no_wait, use_cache=not args.no_cache, verbose=args.verbose
             ))
 
     docs = {}

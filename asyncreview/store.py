@@ -164,6 +164,36 @@ class SignedStore:
                 pass
             raise StoreError(f"cannot write cache {self.path}: {error}") from None
 
+    def items(self) -> Dict[str, Any]:
+        """Every entry whose signature holds (for small stores: pending batches)."""
+        found: Dict[str, Any] = {}
+        try:
+            rows = self.db.execute("SELECT key, value, mac FROM entries").fetchall()
+        except sqlite3.Error:
+            return found
+        for key, value, mac in rows:
+            if hmac.compare_digest(mac, self._mac(key, value)):
+                try:
+                    found[key] = json.loads(value)
+                except ValueError:
+                    continue
+        return found
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if not keys:
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("DELETE FROM entries WHERE key=?", [(key,) for key in keys])
+            self.db.execute("COMMIT")
+        except sqlite3.Error as error:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise StoreError(f"cannot write cache {self.path}: {error}") from None
+
     def _evict(self) -> None:
         (count,) = self.db.execute("SELECT count(*) FROM entries").fetchone()
         if count > self.max_entries:

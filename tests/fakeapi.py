@@ -74,7 +74,8 @@ class FakeAnthropic:
         self.responder: Callable[[Dict[str, Any]], Any] = default_review
         self.extra_text: Optional[str] = None  # a text block before the tool call
         self.rate_headers: Dict[str, str] = {}
-        self.batch_polls_before_end = 1
+        self.batch_polls_before_end = 1  # read at every poll: a test may end a batch later
+        self.batch_outcome = "succeeded"  # or errored / canceled / expired: every request of new batches
         self.in_flight = 0
         self.max_in_flight = 0
         self.arrivals: List[float] = []
@@ -138,22 +139,32 @@ class FakeAnthropic:
             "usage": {"input_tokens": size // 4, "output_tokens": 60, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
         }
 
+    def batch_result(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        """One request's result, shaped as the API gives it for each outcome."""
+        if self.batch_outcome == "succeeded":
+            return {"type": "succeeded", "message": self.message(params, self.responder(params))}
+        if self.batch_outcome == "errored":
+            error = {"type": "invalid_request_error", "message": "fake: request failed validation"}
+            return {"type": "errored", "error": {"type": "error", "error": error}}
+        return {"type": self.batch_outcome}
+
+    def forget_batch(self, batch_id: str) -> None:
+        """As if the batch were deleted (or belonged to another key): 404 from now on."""
+        with self.lock:
+            del self.batches[batch_id]
+
     def batch_object(self, batch_id: str) -> Dict[str, Any]:
         batch = self.batches[batch_id]
         ended = batch["polls"] >= self.batch_polls_before_end
         now = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
-        count = len(batch["results"])
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        for result in batch["results"]:
+            counts[result["result"]["type"] if ended else "processing"] += 1
         return {
             "id": batch_id,
             "type": "message_batch",
             "processing_status": "ended" if ended else "in_progress",
-            "request_counts": {
-                "processing": 0 if ended else count,
-                "succeeded": count if ended else 0,
-                "errored": 0,
-                "canceled": 0,
-                "expired": 0,
-            },
+            "request_counts": counts,
             "created_at": now,
             "expires_at": now,
             "ended_at": now if ended else None,
@@ -218,8 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
             batch_id = f"msgbatch_{next(fake._ids)}"
             results = []
             for request in body["requests"]:
-                message = fake.message(request["params"], fake.responder(request["params"]))
-                results.append({"custom_id": request["custom_id"], "result": {"type": "succeeded", "message": message}})
+                results.append({"custom_id": request["custom_id"], "result": fake.batch_result(request["params"])})
             with fake.lock:
                 fake.batches[batch_id] = {"polls": 0, "results": results, "requests": body["requests"]}
             return self._send(200, fake.batch_object(batch_id))

@@ -19,7 +19,7 @@ from conftest import REPO
 
 ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
 SCHEMA = json.loads((REPO / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
-EXPRESSION = re.compile(r"\$\{\{\s*(inputs|github)\.([\w-]+)\s*\}\}")
+EXPRESSION = re.compile(r"\$\{\{\s*(inputs|github|runner)\.([\w-]+)\s*\}\}")
 
 
 class Runner:
@@ -41,6 +41,8 @@ class Runner:
             scope, name = match.groups()
             if scope == "inputs":
                 return str(inputs[name])
+            if scope == "runner":
+                return str({"temp": self.temp, "os": "Linux"}[name])
             return str(self.github[name])
 
         result = EXPRESSION.sub(value, str(text))
@@ -61,6 +63,8 @@ class Runner:
         results = []
         for step in ACTION["runs"]["steps"]:
             if steps is not None and step["name"] not in steps:
+                continue
+            if "uses" in step:  # GitHub's own actions (the cache): checked for shape, not run here
                 continue
             assert step["shell"] == "bash"
             environment = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ANTHROPIC_", "INPUT_"))}
@@ -248,4 +252,51 @@ def test_pr_review_input_posts_through_the_api_url(runner, project, tmp_path):
 def test_inputs_are_never_pasted_into_scripts():
     """Inputs reach the scripts through env only (no script injection via a crafted input)."""
     for step in ACTION["runs"]["steps"]:
-        assert not EXPRESSION.search(step["run"]), step["name"]
+        assert not EXPRESSION.search(step.get("run", "")), step["name"]
+
+
+def steps_by_name():
+    return {step["name"]: step for step in ACTION["runs"]["steps"]}
+
+
+def test_the_caches_are_restored_before_the_run_and_saved_after_it_even_on_findings():
+    names = [step["name"] for step in ACTION["runs"]["steps"]]
+    assert names == ["Install asyncreview", "Restore asyncreview caches", "Run asyncreview", "Save asyncreview caches"]
+    steps = steps_by_name()
+    restore, run, save = steps["Restore asyncreview caches"], steps["Run asyncreview"], steps["Save asyncreview caches"]
+    assert restore["uses"] == "actions/cache/restore@v4" and save["uses"] == "actions/cache/save@v4"
+    assert restore["if"] == "inputs.cache == 'true'" and ACTION["inputs"]["cache"]["default"] == "true"
+    # exit 1 (findings) fails the run step: only always() still saves what that run paid for
+    assert save["if"].startswith("always() && inputs.cache == 'true'")
+    # one folder: what is restored, what the CLI is told to use, what is saved
+    assert restore["with"]["path"] == save["with"]["path"] == run["env"]["ASYNCREVIEW_CACHE_DIR"] == "${{ runner.temp }}/asyncreview-cache"
+    key = restore["with"]["key"]
+    version, config, run_id = "${{ steps.install.outputs.version }}", "${{ hashFiles('**/pyproject.toml') }}", "${{ github.run_id }}"
+    assert key.index(version) < key.index(config) < key.index(run_id)  # a prefix that stays, then this run
+    assert "${{ runner.os }}" in key and key.endswith("${{ github.run_attempt }}")
+    restore_keys = restore["with"]["restore-keys"].splitlines()
+    assert restore_keys == [key[: key.index(run_id)], key[: key.index(config)]]  # same config first, then same version
+    assert save["with"]["key"] == "${{ steps.cache-restore.outputs.cache-primary-key }}"
+
+
+def test_the_install_step_gives_the_version_for_the_cache_key(installed):
+    import asyncreview
+
+    outputs = (installed / "files" / "github_output").read_text().splitlines()
+    assert f"version={asyncreview.__version__}" in outputs
+
+
+def test_the_run_writes_its_caches_in_the_folder_the_cache_steps_keep(runner, project):
+    from asyncreview.store import RESULTS_STORE
+
+    many_findings(project, criticals=1, warnings=0)
+    run = runner()
+    (result,) = run.run(steps=["Run asyncreview"])
+    assert result.returncode == 1, result.stderr
+    kept = Path(run.substitute(steps_by_name()["Save asyncreview caches"]["with"]["path"], {}))
+    assert (kept / f"{RESULTS_STORE}.sqlite").is_file()
+    assert not (run.temp / "cache").exists()  # the simulator's default folder: the action chose its own
+    venv_python = run.temp / "asyncreview-venv" / "bin" / "python"
+    stats = subprocess.run([str(venv_python), "-m", "asyncreview", "--cache-stats"], capture_output=True, text=True,
+                           env=dict(os.environ, ASYNCREVIEW_CACHE_DIR=str(kept)), timeout=300)
+    assert re.search(rf"^{RESULTS_STORE}: [1-9]\d* entries", stats.stdout, re.M), stats.stdout

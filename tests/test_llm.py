@@ -714,7 +714,7 @@ def test_readme_documents_every_llm_setting_and_flag():
     for key in VALIDATORS:
         assert key in section, key
     help_text = build_parser().format_help()
-    for flag in ("--llm", "--llm-batch", "--show-refuted", "--verbose", "--cache-stats", "--clear-cache"):
+    for flag in ("--llm", "--llm-batch", "--no-wait", "--show-refuted", "--verbose", "--cache-stats", "--clear-cache"):
         assert flag in help_text and flag in section, flag
 
 

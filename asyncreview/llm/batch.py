@@ -1,9 +1,14 @@
 """`--llm-batch`: the whole run through the Message Batches API (half the price, asynchronous).
-Results come back by custom_id (the cache key) and land in the same cache as online reviews."""
+Results come back by custom_id (the cache key) and land in the same cache as online reviews.
+
+A batch is billed whether or not anyone collects it, so its id is recorded in the cache folder
+(llm/pending.py) as soon as it is created: a run that is killed, times out in CI or was started
+with `--no-wait` leaves it there, and the next `--llm-batch` run collects it instead of
+submitting the same findings again."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from asyncreview.llm.orchestrator import Orchestrator, Stopped
 from asyncreview.llm.prompt import TOOL_NAME, Job
@@ -11,82 +16,203 @@ from asyncreview.llm.validate import tool_input
 
 BATCH_DISCOUNT = 0.5
 MAX_PER_BATCH = 10_000
+UNANSWERED = ("errored", "canceled", "expired")  # result types that carry no review
+PROGRESS_EVERY = 300.0  # seconds of waiting between two progress lines that report no change
+COLLECT_LATER = "run `asyncreview --llm-batch` again to collect it (the API keeps results 29 days)"
+
+
+def _quiet(text: str) -> None:
+    pass
+
+
+class _Batches:
+    """The batches one run waits for: the ones an earlier run left and the ones it submits."""
+
+    def __init__(self, llm: Orchestrator, needed: Dict[str, Job], results: Dict[str, Dict[str, Any]],
+                 pending, say: Callable[[str], None], notices: List[str]) -> None:
+        self.llm = llm
+        self.needed = needed
+        self.results = results
+        self.pending = pending
+        self.say = say
+        self.notices = notices
+        self.keys: Dict[str, List[str]] = {}  # batch id -> its custom_ids
+        self.counts: Dict[str, Any] = {}  # batch id -> the last request counts said
+        self.api = llm.client.messages.batches
+
+    def unfinished_keys(self) -> Set[str]:
+        return {key for keys in self.keys.values() for key in keys}
+
+    def _forget(self, batch_id: str) -> None:
+        self.keys.pop(batch_id, None)
+        if self.pending is not None:
+            try:
+                self.pending.remove(batch_id)
+            except Exception:  # noqa: BLE001 - a stale record only costs one lookup next run
+                pass
+
+    async def submit(self, jobs: List[Job]) -> None:
+        requests = [{"custom_id": job.key, "params": job.params} for job in jobs]  # keys are 64 hex digits
+        self.llm.stats.sent_input_estimate += sum(job.estimated_input_tokens for job in jobs)
+        batch = await self.llm.call(lambda: self.api.create(requests=requests))
+        self.keys[batch.id] = [job.key for job in jobs]
+        if self.pending is not None:  # first: from here on the batch is billed
+            try:
+                self.pending.add(batch.id, self.keys[batch.id])
+            except Exception:  # noqa: BLE001 - the batch is still collected by this run
+                self.notices.append(f"LLM batch {batch.id} could not be recorded in the cache folder; if this run is interrupted it cannot be collected")
+        await self._settle(batch)
+
+    async def adopt(self, batch_id: str, keys: List[str]) -> None:
+        """A batch an earlier run submitted: collected if it ended, else waited for."""
+        self.keys[batch_id] = keys
+
+        async def retrieve():
+            try:
+                return await self.api.retrieve(batch_id)
+            except self.llm.anthropic.NotFoundError:
+                return None
+
+        batch = await self.llm.call(retrieve)
+        if batch is None:
+            self.notices.append(
+                f"LLM batch {batch_id} from an earlier run is unknown to the API (deleted, or another key); "
+                "forgotten, its findings are reviewed again"
+            )
+            self._forget(batch_id)
+            return
+        self.say(f"LLM batch {batch_id}: found from an earlier run, collecting it instead of submitting again")
+        await self._settle(batch)
+
+    async def _settle(self, batch: Any) -> None:
+        self.counts[batch.id] = getattr(batch, "request_counts", None)
+        if getattr(batch, "processing_status", None) == "ended":
+            await self._collect(batch.id)
+
+    async def poll(self, batch_id: str) -> None:
+        batch = await self.llm.call(lambda: self.api.retrieve(batch_id))
+        await self._settle(batch)
+
+    def done_of_total(self) -> "tuple[int, int]":
+        done = total = 0
+        for batch_id in self.keys:
+            counts = self.counts.get(batch_id)
+            finished = sum(int(getattr(counts, kind, 0) or 0) for kind in ("succeeded",) + UNANSWERED)
+            done += finished
+            total += finished + int(getattr(counts, "processing", 0) or 0)
+        return done, total
+
+    async def _collect(self, batch_id: str) -> None:
+        llm = self.llm
+        decoder = await llm.call(lambda: self.api.results(batch_id))
+        unanswered: Dict[str, int] = {}
+        async for entry in decoder:
+            key = getattr(entry, "custom_id", None)
+            result = getattr(entry, "result", None)
+            kind = getattr(result, "type", None)
+            if kind != "succeeded":
+                unanswered[str(kind)] = unanswered.get(str(kind), 0) + 1
+                continue
+            job: Optional[Job] = self.needed.get(key)
+            if job is None or key in self.results:  # a finding this run no longer has
+                continue
+            message = result.message
+            usage = llm.stats.add_usage(getattr(message, "usage", None), BATCH_DISCOUNT)
+            self.results[key] = llm.accept(job, tool_input(message, TOOL_NAME), usage)
+            llm._done += 1
+            if llm.progress is not None:
+                llm.progress(llm._done)
+        if unanswered:
+            what = ", ".join(f"{count} {kind}" for kind, count in sorted(unanswered.items()))
+            self.notices.append(f"LLM batch {batch_id}: {what} request(s) came back without a review; those findings keep their local result")
+        self._forget(batch_id)
+
+    async def wait(self, poll_initial: float, poll_max: float, max_wait: float) -> None:
+        delay, waited, said_at, last = poll_initial, 0.0, None, None
+        while self.keys:
+            counts = self.done_of_total()
+            if counts != last or said_at is None or waited - said_at >= PROGRESS_EVERY:
+                self.say(f"LLM batch {', '.join(self.keys)}: {counts[0]} of {counts[1]} requests done, waited {int(waited // 60)}m {int(waited % 60)}s")
+                last, said_at = counts, waited
+            if waited > max_wait:
+                self.llm.stop(f"batch {', '.join(self.keys)} did not end within {max_wait:g}s")
+                raise Stopped()
+            if not await self.llm.nap(delay):
+                raise Stopped()
+            waited += delay
+            delay = min(poll_max, delay * 2)
+            for batch_id in list(self.keys):
+                await self.poll(batch_id)
 
 
 async def review_batch(
     llm: Orchestrator,
     jobs: List[Job],
+    pending=None,
+    wait: bool = True,
+    say: Callable[[str], None] = _quiet,
+    notices: Optional[List[str]] = None,
     poll_initial: float = 1.0,
     poll_max: float = 60.0,
     max_wait: float = 24 * 3600.0,
 ) -> Dict[str, Dict[str, Any]]:
+    """Reviews by job key. `pending` (llm/pending.py) records batch ids across runs; without
+    `wait`, the batches are submitted (or found still processing) and left for a later run."""
+    notices = notices if notices is not None else []
     llm.stats.findings += len(jobs)
     results = llm.cached(jobs)
-    unique: Dict[str, Job] = {}
+    needed: Dict[str, Job] = {}
     for job in jobs:
         if job.key not in results:
-            if job.key in unique:
+            if job.key in needed:
                 llm.stats.shared += 1
-            unique.setdefault(job.key, job)
-    pending = list(unique.values())
-    llm._done = len(jobs) - len(pending)
+            needed.setdefault(job.key, job)
+    llm._done = len(jobs) - len(needed)
     if llm.progress is not None and llm._done:
         llm.progress(llm._done)
-    allowed: List[Job] = []
-    tokens_so_far, cost_so_far = 0, 0.0
-    for job in pending:
-        limit = llm.settings.max_requests
-        if limit is not None and len(allowed) >= limit:
-            llm.stop(f"stopped after max-requests = {limit}; the remaining findings keep their local result")
-            break
-        tokens = llm.settings.max_input_tokens
-        if tokens is not None and tokens_so_far + job.estimated_input_tokens > tokens:
-            llm.stop(f"stopped at the max-input-tokens = {tokens} budget; the remaining findings keep their local result")
-            break
-        cost = llm.estimate_cost(job, BATCH_DISCOUNT)
-        if llm.settings.max_cost_usd is not None and cost_so_far + cost > llm.settings.max_cost_usd:
-            llm.stop(f"stopped at the max-cost-usd = {llm.settings.max_cost_usd:g} budget; the remaining findings keep their local result")
-            break
-        tokens_so_far += job.estimated_input_tokens
-        cost_so_far += cost
-        allowed.append(job)
-    for start in range(0, len(allowed), MAX_PER_BATCH):
-        chunk = allowed[start : start + MAX_PER_BATCH]
-        try:
-            results.update(await _one_batch(llm, chunk, poll_initial, poll_max, max_wait))
-        except Stopped:
-            break
-    llm.stats.failed += sum(1 for job in allowed if job.key not in results)
+    batches = _Batches(llm, needed, results, pending, say, notices)
+    expected: Set[str] = set()
+    try:
+        if pending is not None:
+            for batch_id, record in pending.load().items():
+                if needed.keys() & set(record["keys"]):  # it holds findings of this run
+                    expected.update(record["keys"])
+                    await batches.adopt(batch_id, record["keys"])
+        in_flight = batches.unfinished_keys()
+        allowed, over_budget = _within_budget(llm, [job for key, job in needed.items() if key not in results and key not in in_flight])
+        if over_budget and llm.warning is None:  # said, not stopped: what fits is still sent and collected
+            llm.warning = over_budget
+        for start in range(0, len(allowed), MAX_PER_BATCH):
+            chunk = allowed[start : start + MAX_PER_BATCH]
+            expected.update(job.key for job in chunk)
+            await batches.submit(chunk)
+        if wait:
+            await batches.wait(poll_initial, poll_max, max_wait)
+    except Stopped:
+        pass
+    left = batches.unfinished_keys() & needed.keys()
+    if left:
+        later = COLLECT_LATER if pending is not None else "without the cache (--no-cache) no later run can collect it"
+        notices.append(f"LLM batch {', '.join(batches.keys)} still processing: {len(left)} finding(s) keep their local result for now; {later}")
+    llm.stats.failed += sum(1 for key in expected & needed.keys() if key not in results and key not in left)
     return results
 
 
-async def _one_batch(llm: Orchestrator, jobs: List[Job], poll_initial: float, poll_max: float, max_wait: float) -> Dict[str, Dict[str, Any]]:
-    by_id = {job.key: job for job in jobs}  # keys are 64 hex digits: a valid custom_id
-    requests = [{"custom_id": job.key, "params": job.params} for job in jobs]
-    batches = llm.client.messages.batches
-    llm.stats.sent_input_estimate += sum(job.estimated_input_tokens for job in jobs)
-    batch = await llm.call(lambda: batches.create(requests=requests))
-    delay, waited = poll_initial, 0.0
-    while getattr(batch, "processing_status", None) != "ended":
-        if waited > max_wait:
-            llm.stop(f"batch {batch.id} did not end within {max_wait:g}s; its findings keep their local result")
-            raise Stopped()
-        if not await llm.nap(delay):
-            raise Stopped()
-        waited += delay
-        delay = min(poll_max, delay * 2)
-        batch = await llm.call(lambda: batches.retrieve(batch.id))
-    decoder = await llm.call(lambda: batches.results(batch.id))
-    found: Dict[str, Dict[str, Any]] = {}
-    async for entry in decoder:
-        job: Optional[Job] = by_id.get(getattr(entry, "custom_id", None))
-        result = getattr(entry, "result", None)
-        if job is None or getattr(result, "type", None) != "succeeded":
-            continue
-        message = result.message
-        usage = llm.stats.add_usage(getattr(message, "usage", None), BATCH_DISCOUNT)
-        found[job.key] = llm.accept(job, tool_input(message, TOOL_NAME), usage)
-        llm._done += 1
-        if llm.progress is not None:
-            llm.progress(llm._done)
-    return found
+def _within_budget(llm: Orchestrator, jobs: List[Job]) -> "tuple[List[Job], Optional[str]]":
+    """The jobs that fit the run's budgets, and why the rest do not."""
+    allowed: List[Job] = []
+    tokens_so_far, cost_so_far = 0, 0.0
+    for job in jobs:
+        limit = llm.settings.max_requests
+        if limit is not None and len(allowed) >= limit:
+            return allowed, f"stopped after max-requests = {limit}; the remaining findings keep their local result"
+        tokens = llm.settings.max_input_tokens
+        if tokens is not None and tokens_so_far + job.estimated_input_tokens > tokens:
+            return allowed, f"stopped at the max-input-tokens = {tokens} budget; the remaining findings keep their local result"
+        cost = llm.estimate_cost(job, BATCH_DISCOUNT)
+        if llm.settings.max_cost_usd is not None and cost_so_far + cost > llm.settings.max_cost_usd:
+            return allowed, f"stopped at the max-cost-usd = {llm.settings.max_cost_usd:g} budget; the remaining findings keep their local result"
+        tokens_so_far += job.estimated_input_tokens
+        cost_so_far += cost
+        allowed.append(job)
+    return allowed, None

@@ -9,36 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import functools
 import inspect
 import os
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
 
 from asyncreview.llm.prompt import TOOL_NAME, Job
 from asyncreview.llm.redact import redact_logs
 from asyncreview.llm.settings import LLMSettings
 from asyncreview.llm.validate import checked_review, tool_input
-
-
-@functools.lru_cache(maxsize=None)
-def _price_table() -> Dict[str, Any]:
-    from asyncreview.catalogue import tomllib
-
-    with open(Path(__file__).with_name("models.toml"), "rb") as handle:
-        return tomllib.load(handle)
-
-
-def prices(model: str) -> Dict[str, float]:
-    table = _price_table()
-    best = ""
-    for prefix in table.get("models", {}):
-        if model.startswith(prefix) and len(prefix) > len(best):
-            best = prefix
-    return table["models"][best] if best else table["default"]
 
 
 @dataclass
@@ -57,7 +38,7 @@ class Stats:
     cache_read_tokens: int = 0
     cost_usd: float = 0.0
     sent_input_estimate: int = 0  # estimated input tokens of every request sent (retries too)
-    price: Optional[Dict[str, float]] = None  # per million tokens, loaded before the loop runs
+    price: Optional[Dict[str, float]] = None  # per million tokens, loaded before the loop runs; None: unknown model
 
     def add_usage(self, usage: Any, discount: float = 1.0) -> Dict[str, int]:
         counts = {
@@ -297,7 +278,7 @@ class Orchestrator:
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
         self.log = log
-        self.stats = Stats(price=prices(settings.model))
+        self.stats = Stats(price=settings.prices())
         self.warning: Optional[str] = None
         self.limiter = RateLimiter(settings, clock)
         self.sleep = sleep
@@ -358,6 +339,8 @@ class Orchestrator:
 
     def estimate_cost(self, job: Job, discount: float = 1.0) -> float:
         price = self.stats.price
+        if price is None:  # an unknown model: allowed only without a dollar budget
+            return 0.0
         output = min(self.settings.max_tokens, 400)
         return discount * (job.estimated_input_tokens * price["input"] + output * price["output"]) / 1e6
 

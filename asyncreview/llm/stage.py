@@ -45,7 +45,7 @@ def summary_line(stats, batch: bool) -> str:
         f"LLM review{mode}: {stats.findings} finding{'s' if stats.findings != 1 else ''}, "
         f"{stats.requests} request{'s' if stats.requests != 1 else ''}, {stats.cache_hits} cache hit{'s' if stats.cache_hits != 1 else ''}, "
         f"{stats.input_tokens + stats.cache_read_tokens + stats.cache_write_tokens} input / {stats.output_tokens} output tokens, "
-        f"~${stats.cost_usd:.4f}"
+        + (f"~${stats.cost_usd:.4f}" if stats.price is not None else "cost unknown (no price for this model)")
         + (f", {stats.abandoned} timed out (cost estimated)" if stats.abandoned else "")
     )
 
@@ -81,6 +81,7 @@ def run_stage(
     table: Dict[str, Any],
     *,
     batch: bool = False,
+    wait: bool = True,
     use_cache: bool = True,
     verbose: bool = False,
     err=None,
@@ -113,7 +114,7 @@ def run_stage(
         jobs.append(build_job(finding, docs.get(finding.code), settings, target))
 
     notices: List[str] = []
-    cache = None
+    cache = pending = None
     if use_cache:
         from asyncreview.config import cache_root
         from asyncreview.llm.cache import open_cache
@@ -121,6 +122,10 @@ def run_stage(
         cache, problem = open_cache(cache_root())
         if problem:
             notices.append(problem)
+        if batch:
+            pending, problem = open_pending(cache_root())
+            if problem:
+                notices.append(problem)
     import asyncio
 
     from asyncreview.llm.orchestrator import Orchestrator
@@ -132,13 +137,16 @@ def run_stage(
     try:
         with _Progress(len(jobs)) as progress:
             llm.progress = progress.update
-            reviews = asyncio.run(_review(llm, jobs, batch))
+            batch_options = {"pending": pending, "wait": wait, "notices": notices, "say": lambda text: print(f"asyncreview: {one_line(text)}", file=err)}
+            reviews = asyncio.run(_review(llm, jobs, batch, batch_options))
     except Exception as error:  # noqa: BLE001 - the local report must survive any failure here
         reviews = {}
         llm.warning = f"internal error, reviews dropped: {type(error).__name__}: {redact(str(error), key)[:300]}"
     finally:
         if cache is not None:
             cache.close()
+        if pending is not None:
+            pending.close()
     for finding, job in zip(findings, jobs):
         review = reviews.get(job.key)
         if review is not None:
@@ -173,12 +181,23 @@ def apply_review(finding, review, settings: LLMSettings) -> None:
         finding.severity = Severity(review["severity"])
 
 
-async def _review(llm, jobs, batch: bool):
+def open_pending(folder: Path):
+    """The record of batches submitted and not yet collected (llm/pending.py), or why not."""
+    from asyncreview.llm.pending import PendingBatches
+    from asyncreview.store import StoreError
+
+    try:
+        return PendingBatches(folder), None
+    except StoreError as error:
+        return None, f"{error}; an interrupted batch cannot be collected by a later run"
+
+
+async def _review(llm, jobs, batch: bool, batch_options: Dict[str, Any]):
     async with llm:
         if batch:
             from asyncreview.llm.batch import review_batch
 
-            return await review_batch(llm, jobs)
+            return await review_batch(llm, jobs, **batch_options)
         return await llm.review_all(jobs)
 
 
@@ -190,11 +209,12 @@ def cache_command(clear: bool, out=None) -> int:
     """`--cache-stats` / `--clear-cache`: both caches (per-file results and LLM reviews)."""
     from asyncreview.config import cache_root
     from asyncreview.llm.cache import STORE_NAME
+    from asyncreview.llm.pending import STORE_NAME as BATCHES_STORE
     from asyncreview.store import RESULTS_STORE, SignedStore, StoreError
 
     out = out or sys.stdout
     root = cache_root()
-    for name in (RESULTS_STORE, STORE_NAME):
+    for name in (RESULTS_STORE, STORE_NAME, BATCHES_STORE):
         try:
             store = SignedStore(root, name)
         except StoreError as error:
