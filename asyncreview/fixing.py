@@ -217,11 +217,16 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def unified_diff(shown: str, before: bytes, after: bytes) -> str:
+    """The change to one file as `diff -u` prints it, made printable (asyncreview.untrusted: a
+    CRLF file's diff shows LF line ends)."""
+    from asyncreview.untrusted import path_text, printable
+
     old, new = src.decode(before), src.decode(after)
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{shown}", tofile=f"b/{shown}"
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{path_text(shown)}", tofile=f"b/{path_text(shown)}"
     )
-    return "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
+    text = "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
+    return printable(text)
 
 
 def summary(outcome: Outcome, unsafe: bool) -> str:

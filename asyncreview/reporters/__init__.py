@@ -18,6 +18,14 @@ class ReportContext:
     statistics: bool = False
     quiet: bool = False
     show_refuted: bool = False
+    fix_summary: str = ""  # after --fix: `N fixed, M remaining (...)`
+    unsafe_fixes: bool = False  # --unsafe-fixes: an unsafe fix counts as fixable
+
+
+def fixable(context: ReportContext, finding: Any) -> bool:
+    """Whether `--fix` (with this run's --unsafe-fixes) would fix the finding: `[*]` in the text."""
+    fix = getattr(finding, "fix", None)
+    return fix is not None and (fix.safe or context.unsafe_fixes)
 
 
 Reporter = Callable[[ReportContext], str]
