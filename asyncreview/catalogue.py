@@ -47,6 +47,17 @@ class Example:
 
 
 @dataclass(frozen=True)
+class FixedExample:
+    """A documented fix: `before`, fixed to a fixed point, gives `after`; an `unsafe` one only
+    with --unsafe-fixes."""
+
+    before: str
+    after: str
+    applicability: str = "safe"
+    options: Tuple[Tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class RuleDoc:
     code: str
     name: str
@@ -55,6 +66,7 @@ class RuleDoc:
     summary: str
     rationale: str
     examples: Tuple[Example, ...] = field(default=())
+    fixed: Tuple[FixedExample, ...] = field(default=())
 
     @property
     def help_uri(self) -> str:
@@ -89,6 +101,11 @@ def rule_docs(family: str) -> Dict[str, RuleDoc]:
             summary=entry["summary"],
             rationale=entry["rationale"].strip(),
             examples=tuple(examples),
+            fixed=tuple(
+                FixedExample(item["before"], item["after"], item.get("applicability", "safe"),
+                             tuple(sorted((k, v) for k, v in item.items() if k not in ("before", "after", "applicability"))))
+                for item in entry.get("fixed", [])
+            ),
         )
     return docs
 
