@@ -66,16 +66,19 @@ def fix_to_fixed_point(options, unsafe: bool) -> Outcome:
             new, applied, breaking = apply_fixes(data, findings)
             for finding in breaking:
                 refused.add(_identity(finding))
-                broken.append(_broken_fix(finding))
+                broken.append(finding)
             if applied:
                 overlay[shown] = new
                 fixed += len(applied)
                 changed = True
         if not changed:
             break
-    result.findings.extend(broken)
+    # Each refused fix once, where its finding is now (later fixes may have moved it).
+    now = {_identity(f): f for f in result.findings if f.fix is not None}
+    diagnostics = [_broken_fix(now.get(_identity(finding), finding)) for finding in broken]
+    result.findings.extend(diagnostics)
     result.findings.sort(key=Finding.sort_key)
-    result.internal_errors.extend(f"{f.path}: {f.message}" for f in broken)
+    result.internal_errors.extend(f"{f.path}: {f.message}" for f in diagnostics)
     after = {shown: data for shown, data in overlay.items() if data != before.get(shown)}
     return Outcome(result, fixed, {shown: before[shown] for shown in after}, after)
 
