@@ -65,11 +65,11 @@ def render(context: ReportContext) -> str:
             out.append(f"{count:>5}  {code}  {severity:<10} {one_line(summary)}")
         if counts:
             out.append("")
-    out.append(_summary_line(result, findings, hidden))
-    if context.fix_summary:
+    if context.fix_summary:  # before the summary line, which stays last
         out.append(context.fix_summary + ".")
     else:
         out.extend(_fixable_line(context, findings))
+    out.append(_summary_line(result, findings, hidden))
     return "\n".join(out) + "\n"
 
 
