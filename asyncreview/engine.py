@@ -534,7 +534,10 @@ def _locate(module: cst.Module, context: FileContext) -> List[Finding]:
         if key in seen:
             continue
         seen.add(key)
-        fix = _fix(report, module, context) if report.fix is not None else None
+        fix = None
+        if report.fix is not None:
+            first = lines[statement.start.line - 1] if statement and statement.start.line <= len(lines) else ""
+            fix = _fix(report, module, context, first[: len(first) - len(first.lstrip())])
         last = min(end.line, start.line + MAX_SNIPPET_LINES - 1)
         snippet = "\n".join(lines[start.line - 1 : last])
         if report.snippet_extra:
@@ -558,7 +561,7 @@ def _locate(module: cst.Module, context: FileContext) -> List[Finding]:
     return findings
 
 
-def _fix(report, module: cst.Module, context: FileContext):
+def _fix(report, module: cst.Module, context: FileContext, indent: str):
     """The edits of a report's Rewrite; None when it cannot be made here (a node the locator
     cannot find, a module whose name the file binds to something else)."""
     from asyncreview.fixes import build_fix
@@ -573,5 +576,5 @@ def _fix(report, module: cst.Module, context: FileContext):
     def bound(name: str) -> bool:
         return name in names.aliases or name in names.module_bound
 
-    return build_fix(report.fix, module, where, bound)
+    return build_fix(report.fix, module, where, bound, indent)
 

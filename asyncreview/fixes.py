@@ -8,6 +8,11 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 
 import libcst as cst
 
+try:  # LibCST's code generator state: internal, so without it replacements are generated unindented
+    from libcst._nodes.internal import CodegenState as _CodegenState
+except ImportError:  # pragma: no cover - depends on the installed LibCST
+    _CodegenState = None  # type: ignore[assignment,misc]
+
 from asyncreview.finding import SAFE, UNSAFE, Edit, Fix
 
 # What goes in a node's place: a node, code, or a function of the local names of the modules the
@@ -80,10 +85,22 @@ def import_spot(module: cst.Module) -> Optional[cst.CSTNode]:
     return None
 
 
+def _code(module: cst.Module, node: cst.CSTNode, indent: str) -> str:
+    """A replacement node's code as it will sit in its block: a line break inside brackets is
+    indented as that block is (`module.code_for_node` would start such lines at column 0)."""
+    if _CodegenState is None or not indent:
+        return module.code_for_node(node)
+    state = _CodegenState(default_indent=module.default_indent, default_newline=module.default_newline)
+    state.indent_tokens.append(indent)
+    node._codegen(state)
+    return "".join(state.tokens)
+
+
 def build_fix(rewrite: Rewrite, module: cst.Module, where: Callable[[cst.CSTNode], Optional[Tuple[Tuple[int, int], Tuple[int, int]]]],
-              bound: Callable[[str], bool]) -> Optional[Fix]:
-    """The edits of a rewrite (`where(node)`: its 0-based-column range, as the locator gives it);
-    None when a node cannot be located or a module cannot be imported."""
+              bound: Callable[[str], bool], indent: str = "") -> Optional[Fix]:
+    """The edits of a rewrite (`where(node)`: its 0-based-column range, as the locator gives it;
+    `indent`: the indentation of the block around the reported statement); None when a node
+    cannot be located or a module cannot be imported."""
     names = module_names(module, rewrite.imports, bound) if rewrite.imports else {}
     if names is None:
         return None
@@ -95,7 +112,7 @@ def build_fix(rewrite: Rewrite, module: cst.Module, where: Callable[[cst.CSTNode
             return None
         if callable(replacement) and not isinstance(replacement, cst.CSTNode):
             replacement = replacement(local)
-        code = module.code_for_node(replacement) if isinstance(replacement, cst.CSTNode) else replacement
+        code = _code(module, replacement, indent) if isinstance(replacement, cst.CSTNode) else replacement
         (line, column), (end_line, end_column) = span
         edits.append(Edit(line, column + 1, end_line, end_column + 1, code))
     missing = [name for name, (_, add) in names.items() if add]
