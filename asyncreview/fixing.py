@@ -8,13 +8,13 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import io
 import os
 import re
 import tempfile
 import tokenize
-import io
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Sequence, Set, Tuple
 
 from asyncreview import source as src
 from asyncreview.engine import diagnostic

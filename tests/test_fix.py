@@ -238,3 +238,11 @@ def test_fix_refuses_diff_base_and_baseline(cli, project):
     _app(project)
     result = cli("--fix", "--diff-base", "HEAD", ".", cwd=project.root)
     assert result.code == 2 and "cannot be combined" in result.err
+
+
+def test_a_suppressed_finding_is_not_fixed(cli, project):
+    text = APP.replace("time.sleep(1)", "time.sleep(1)  # noqa: ARV201")
+    path = _app(project, "app.py", text)
+    result = cli("--fix", ".", cwd=project.root)
+    assert result.code == 1 and path.read_text() == text
+    assert "0 fixed, 1 remaining (1 fixable with --unsafe-fixes)." in result.out
