@@ -246,3 +246,20 @@ def test_a_suppressed_finding_is_not_fixed(cli, project):
     result = cli("--fix", ".", cwd=project.root)
     assert result.code == 1 and path.read_text() == text
     assert "0 fixed, 1 remaining (1 fixable with --unsafe-fixes)." in result.out
+
+
+def test_with_fix_the_llm_reviews_only_what_remains(cli, project):
+    """The fixed finding is gone before the LLM stage: only the remaining one costs a request."""
+    from fakeapi import FakeAnthropic
+
+    path = _app(project)
+    fake = FakeAnthropic().start()
+    try:
+        env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-ant-api03-TESTKEY-fix"}
+        result = cli("--fix", "--llm", "--format", "json", ".", cwd=project.root, env=env)
+        assert result.code == 1, result.err
+        assert fake.message_requests == 1
+        assert [(f["line"], "review" in f) for f in result.json()["findings"]] == [(9, True)]
+        assert path.read_text() == SAFE_FIXED
+    finally:
+        fake.stop()
