@@ -91,7 +91,7 @@ def _fix(finding: Finding) -> Dict[str, Any]:
     replacements = [
         {
             "deletedRegion": {"startLine": e.line, "startColumn": e.column, "endLine": e.end_line, "endColumn": e.end_column},
-            "insertedContent": {"text": e.content},
+            "insertedContent": {"text": printable(e.content)},
         }
         for e in fix.edits  # type: ignore[union-attr]
     ]
