@@ -190,7 +190,7 @@ def test_json_carries_the_fix_and_the_cache_keeps_it(cli, project):
         {"line": 1, "column": 1, "end_line": 1, "end_column": 1, "content": "import asyncio\n"},
         {"line": 7, "column": 5, "end_line": 7, "end_column": 18, "content": "await asyncio.sleep(1)"},
     ]}
-    assert get["fix"]["applicability"] == "unsafe"
+    assert "fix" not in get  # a worker thread only where the file imports its loop's library
     finding = Finding.from_dict(sleep)
     assert finding.fix.edits[1] == Edit(7, 5, 7, 18, "await asyncio.sleep(1)") and finding.to_dict() == sleep
 
@@ -214,11 +214,15 @@ def test_text_marks_fixable_findings_and_markdown_shows_the_diff(cli, project):
     _app(project)
     text = cli(".", cwd=project.root).out
     assert "ARV201 [*]  `time.sleep()`" in text and "ARV201  `requests.get()`" in text
-    assert "[*] 1 fixable with --fix (1 more with --unsafe-fixes)." in text
-    assert "ARV201 [*]  `requests.get()`" in cli("--unsafe-fixes", ".", cwd=project.root).out
+    assert "[*] 1 fixable with --fix." in text
     markdown = cli("--format", "markdown", ".", cwd=project.root).out
     assert "```diff\n@@ line 1 @@\n+import asyncio\n@@ line 7 @@\n-    time.sleep(1)\n+    await asyncio.sleep(1)\n```" in markdown
-    assert "Unsafe fix (`--unsafe-fixes`):" in markdown
+    _app(project, "app.py", SAFE_FIXED)  # imports asyncio: the worker-thread fix is offered
+    text = cli(".", cwd=project.root).out
+    assert "ARV201  `requests.get()`" in text and "No fixes available without --unsafe-fixes (1 with it)." in text
+    assert "ARV201 [*]  `requests.get()`" in cli("--unsafe-fixes", ".", cwd=project.root).out
+    markdown = cli("--format", "markdown", ".", cwd=project.root).out
+    assert "Unsafe fix (`--unsafe-fixes`):\n```diff\n@@ line 9 @@\n-    response = requests.get(url, timeout=5)\n" in markdown
 
 
 def _finding(fix, line=7, end_line=7, snippet="    loop = asyncio.get_event_loop()"):
@@ -245,7 +249,7 @@ def test_a_suppressed_finding_is_not_fixed(cli, project):
     path = _app(project, "app.py", text)
     result = cli("--fix", ".", cwd=project.root)
     assert result.code == 1 and path.read_text() == text
-    assert "0 fixed, 1 remaining (1 fixable with --unsafe-fixes)." in result.out
+    assert "0 fixed, 1 remaining." in result.out
 
 
 def test_with_fix_the_llm_reviews_only_what_remains(cli, project):

@@ -20,15 +20,15 @@ def _table() -> Dict[str, Any]:
     return load_table("blocking", "fixes")
 
 
-def library(names: NameResolver) -> Optional[str]:
-    """The async library this file's coroutines run on, as far as its imports tell; None when
-    they do not tell one (trio and asyncio both)."""
+def library(names: NameResolver) -> Tuple[Optional[str], bool]:
+    """The async library this file's coroutines run on, as far as its imports tell (None when
+    they tell two: trio and asyncio), and whether the file imports it (else asyncio is assumed)."""
     imported = {name.split(".")[0] for name in names.aliases.values()}
     if "anyio" in imported:
-        return "anyio"
+        return "anyio", True
     if "trio" in imported:
-        return None if "asyncio" in imported else "trio"
-    return "asyncio"
+        return (None, True) if "asyncio" in imported else ("trio", True)
+    return "asyncio", "asyncio" in imported
 
 
 def rewrite(call: cst.Call, callee: str, category: str, statement: cst.CSTNode, names: NameResolver,
@@ -38,14 +38,16 @@ def rewrite(call: cst.Call, callee: str, category: str, statement: cst.CSTNode, 
     larger expression means), or its result works lazily (rules/blocking/fixes.toml)."""
     if not _stands_alone(call, statement):
         return None
-    lib = library(names)
+    lib, imported = library(names)
     if lib is None:
         return None
     table = _table()
     twin = table["awaitable"].get(callee, {}).get(lib)
     if twin is not None:
         return Rewrite.safe((call, lambda local: cst.Await(call.with_changes(func=_dotted(f"{local[lib]}.{twin}")))), imports=(lib,))
-    if callee in table["lazy-results"] or category in table["no-thread-categories"]:
+    # A worker thread is spelled differently on each loop: only for a file that names its own
+    # (read on the corpus: trio's and anyio's own modules import neither, and got asyncio's).
+    if not imported or callee in table["lazy-results"] or category in table["no-thread-categories"]:
         return None
     offload = table["to-thread"][lib]
     if lib == "asyncio" and tuple(target[:2]) < (3, 9):  # asyncio.to_thread is new in 3.9

@@ -96,5 +96,5 @@ def _fixable_line(context: ReportContext, findings: List[Finding]) -> List[str]:
         return []
     line = f"[*] {ready} fixable with --fix" if ready else "No fixes available without --unsafe-fixes"
     if held:
-        line += f" ({held} more with --unsafe-fixes)"
+        line += f" ({held} more with --unsafe-fixes)" if ready else f" ({held} with it)"
     return [line + "."]
