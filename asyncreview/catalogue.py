@@ -47,6 +47,17 @@ class Example:
 
 
 @dataclass(frozen=True)
+class FixedExample:
+    """A documented fix: `before`, fixed to a fixed point, gives `after`; an `unsafe` one only
+    with --unsafe-fixes."""
+
+    before: str
+    after: str
+    applicability: str = "safe"
+    options: Tuple[Tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class RuleDoc:
     code: str
     name: str
@@ -58,6 +69,7 @@ class RuleDoc:
     # Codes this rule's finding replaces at the same place: the more specific diagnosis of one
     # mistake (ARV404, a retry loop that swallows cancellation, over ARV501, any swallow).
     supersedes: Tuple[str, ...] = field(default=())
+    fixed: Tuple[FixedExample, ...] = field(default=())
 
     @property
     def help_uri(self) -> str:
@@ -93,6 +105,11 @@ def rule_docs(family: str) -> Dict[str, RuleDoc]:
             rationale=entry["rationale"].strip(),
             examples=tuple(examples),
             supersedes=tuple(entry.get("supersedes", ())),
+            fixed=tuple(
+                FixedExample(item["before"], item["after"], item.get("applicability", "safe"),
+                             tuple(sorted((k, v) for k, v in item.items() if k not in ("before", "after", "applicability"))))
+                for item in entry.get("fixed", [])
+            ),
         )
     return docs
 

@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     result = parser.add_argument_group("exit status")
     result.add_argument("--fail-on", metavar="SEVERITY", help="critical, warning or suggestion (default: any finding)")
     result.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
+    fixing = parser.add_argument_group("fixing")
+    fixing.add_argument("--fix", action="store_true", help="apply safe fixes in place, then report what remains")
+    fixing.add_argument("--unsafe-fixes", action="store_true", help="with --fix, --fix-only or --diff: apply unsafe fixes too")
+    fixing.add_argument("--diff", action="store_true", help="print the fixes as a unified diff and change nothing (exit 1 when there is one)")
+    fixing.add_argument("--fix-only", action="store_true", help="apply fixes in place and report no findings (exit 0)")
     run = parser.add_argument_group("run")
     run.add_argument("--config", type=Path, metavar="FILE", help="use this pyproject.toml for every file")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
@@ -179,10 +184,28 @@ def _run(args: argparse.Namespace) -> int:
         respect_gitignore=args.respect_gitignore,
         max_file_size=args.max_file_size,
     )
+    fixing = args.fix or args.fix_only or args.diff
+    if fixing and (args.diff_base or args.baseline or args.write_baseline):
+        raise _UsageError("--fix, --fix-only and --diff cannot be combined with --diff-base, --baseline or --write-baseline")
+    outcome = None
     try:
-        result = pipeline.run(options)
+        if fixing:
+            from asyncreview import fixing as fixer
+
+            outcome = fixer.fix_to_fixed_point(options, unsafe=args.unsafe_fixes)
+            result = outcome.result
+        else:
+            result = pipeline.run(options)
     except ConfigError as error:
         raise _UsageError(str(error)) from None
+    if outcome is not None and (args.diff or args.fix_only):
+        return _fix_without_report(args, outcome, result)
+    fix_summary = ""
+    if outcome is not None:
+        failed = _Failures(result.internal_errors)
+        with failed("writing the fixed files"):
+            _write_fixed(outcome, result)
+        fix_summary = fixer.summary(outcome, args.unsafe_fixes)
     # From here on the findings are known: a stage that crashes is reported and the run goes on,
     # so the report of what was found is still written (and the run ends with exit status 2).
     failed = _Failures(result.internal_errors)
@@ -225,7 +248,11 @@ def _run(args: argparse.Namespace) -> int:
         statistics=args.statistics,
         quiet=args.quiet,
         show_refuted=args.show_refuted,
+        fix_summary=fix_summary,
+        unsafe_fixes=args.unsafe_fixes,
     )
+    if fix_summary and args.format != "text":
+        print(f"asyncreview: {fix_summary}", file=sys.stderr)
     if not args.quiet:
         for notice in result.notices:
             print(f"asyncreview: {one_line(notice)}", file=sys.stderr)
@@ -255,6 +282,38 @@ def _run(args: argparse.Namespace) -> int:
         with failed("posting the pull-request review"):
             github_review.post_from_cli(result, docs, show_refuted=args.show_refuted)
     return _finish(result, pipeline.exit_code(result, exit_zero=args.exit_zero, show_refuted=args.show_refuted))
+
+
+def _write_fixed(outcome, result) -> None:
+    """Each changed file once, atomically; a file that cannot be written is an error of the run."""
+    from asyncreview.fixing import write_atomically
+
+    for shown, data in outcome.after.items():
+        try:
+            write_atomically(result.locations[shown], data)
+        except OSError as error:
+            result.internal_errors.append(f"cannot write the fixed {shown}: {error.strerror or error}")
+
+
+def _fix_without_report(args: argparse.Namespace, outcome, result) -> int:
+    """--diff: the diff on stdout, nothing written, exit 1 when there is one. --fix-only: the
+    files written, only the count said, exit 0 (unless something broke)."""
+    from asyncreview import fixing as fixer
+
+    noun = "finding" if outcome.fixed == 1 else "findings"
+    if args.diff:
+        text = "".join(fixer.unified_diff(shown, outcome.before[shown], data) for shown, data in sorted(outcome.after.items()))
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        if not args.quiet:
+            print(f"asyncreview: would fix {outcome.fixed} {noun}", file=sys.stderr)
+        return _finish(result, EXIT_FINDINGS if outcome.after else EXIT_CLEAN)
+    failed = _Failures(result.internal_errors)
+    with failed("writing the fixed files"):
+        _write_fixed(outcome, result)
+    if not args.quiet:
+        print(f"asyncreview: fixed {outcome.fixed} {noun}", file=sys.stderr)
+    return _finish(result, EXIT_CLEAN)
 
 
 class _Failures:

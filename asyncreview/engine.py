@@ -549,6 +549,10 @@ def _locate(module: cst.Module, context: FileContext) -> List[Finding]:
         if key in seen:
             continue
         seen.add(key)
+        fix = None
+        if report.fix is not None:
+            first = lines[statement.start.line - 1] if statement and statement.start.line <= len(lines) else ""
+            fix = _fix(report, module, context, first[: len(first) - len(first.lstrip())])
         last = min(end.line, start.line + MAX_SNIPPET_LINES - 1)
         snippet = "\n".join(lines[start.line - 1 : last])
         if report.snippet_extra:
@@ -566,7 +570,26 @@ def _locate(module: cst.Module, context: FileContext) -> List[Finding]:
                 snippet=snippet,
                 statement_line=statement.start.line if statement else start.line,
                 kind=report.kind,
+                fix=fix,
             )
         )
     return findings
+
+
+def _fix(report, module: cst.Module, context: FileContext, indent: str):
+    """The edits of a report's Rewrite; None when it cannot be made here (a node the locator
+    cannot find, a module whose name the file binds to something else)."""
+    from asyncreview.fixes import build_fix
+
+    locator, names = context.locator, context.names
+
+    def where(node: cst.CSTNode):
+        top = any(node is statement for statement in module.body)  # the spot for a new import
+        found = locator.where(node, (node,) if top else report.place)
+        return None if found is None else ((found.start.line, found.start.column), (found.end.line, found.end.column))
+
+    def bound(name: str) -> bool:
+        return name in names.aliases or name in names.module_bound
+
+    return build_fix(report.fix, module, where, bound, indent)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 
 class Severity(str, enum.Enum):
@@ -30,6 +30,50 @@ class Severity(str, enum.Enum):
 _RANKS = {Severity.SUGGESTION: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
 
 
+SAFE, UNSAFE = "safe", "unsafe"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text from (line, column) up to (end_line, end_column) by `content`; 1-based,
+    end exclusive, counted as the finding's own range is (code points). An insertion is empty."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    content: str
+
+    @property
+    def start(self) -> Tuple[int, int]:
+        return (self.line, self.column)
+
+    @property
+    def end(self) -> Tuple[int, int]:
+        return (self.end_line, self.end_column)
+
+
+@dataclass
+class Fix:
+    """A rule's fix, as data every stage can carry: edits that do not overlap, and whether the
+    rule vouches for them (`safe`: behaviour kept for every input it can tell of) or only for the
+    common case (`unsafe`: applied with --unsafe-fixes)."""
+
+    applicability: str
+    edits: List[Edit]
+
+    @property
+    def safe(self) -> bool:
+        return self.applicability == SAFE
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"applicability": self.applicability, "edits": [asdict(edit) for edit in self.edits]}
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "Fix":
+        return cls(str(data["applicability"]), [Edit(**edit) for edit in data["edits"]])
+
+
 @dataclass
 class Finding:
     """Columns are 1-based; end_column is exclusive, as SARIF counts it."""
@@ -50,6 +94,7 @@ class Finding:
     # Which table entry the finding came from (ARV201: the blocking call's qualified name): peers'
     # suppression codes are matched per kind (asyncreview.peers).
     kind: str = field(default="", repr=False, compare=False)
+    fix: Optional[Fix] = None
 
     @property
     def hidden_by_review(self) -> bool:
@@ -67,12 +112,18 @@ class Finding:
         del data["statement_line"], data["kind"]
         if data["review"] is None:
             del data["review"]
+        if self.fix is None:
+            del data["fix"]
+        else:
+            data["fix"] = self.fix.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Finding":
         values = dict(data)
         values["severity"] = Severity(values["severity"])
+        if values.get("fix") is not None:
+            values["fix"] = Fix.from_dict(values["fix"])
         return cls(**values)
 
 

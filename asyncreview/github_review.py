@@ -137,7 +137,27 @@ def _comment(finding: Finding, docs: Dict[str, Any], fingerprint: str) -> str:
         body += f"\n\n> **LLM review: {verdict}** ({severity}): {_untrusted(review.get('explanation', ''))}"
         if review.get("suggested_fix"):
             body += f"\n>\n> Suggested fix: {_untrusted(review['suggested_fix'])}"
+    suggestion = _suggestion(finding)
+    if suggestion:
+        body += f"\n\n{suggestion}"
     return f"{body}\n\n{_MARKER.format(fingerprint)}"
+
+
+def _suggestion(finding: Finding) -> str:
+    """A ```suggestion block replacing the commented line with the fixed one: only for a fix on
+    that one line (GitHub applies a suggestion to the commented lines, nothing else)."""
+    from asyncreview.reporters import fixed_lines
+    from asyncreview.untrusted import printable
+
+    if finding.line != finding.end_line:
+        return ""
+    shown = fixed_lines(finding)
+    if shown is None:
+        return ""
+    text = printable("\n".join(shown[1]))
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`{3,}", text)), default=0) + 1)
+    label = "Fix" if finding.fix.safe else "Unsafe fix (check it)"  # type: ignore[union-attr]
+    return f"{label}:\n{fence}suggestion\n{text}\n{fence}"
 
 
 def _relative(path: str, root: Path) -> Optional[str]:

@@ -46,6 +46,9 @@ class RunOptions:
     force_exclude: bool = False
     respect_gitignore: bool = True
     max_file_size: Optional[int] = None  # None: max-file-size from the file's config, else the default
+    # Files' bytes as a fix pass left them, by display path, read instead of the disk (--diff,
+    # and --fix until it writes): asyncreview.fixing.
+    overlay: Dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +62,7 @@ class RunResult:
     cached: int = 0
     settings: Dict[str, Settings] = field(default_factory=dict)
     sources: Dict[str, FileResult] = field(default_factory=dict)
+    locations: Dict[str, Path] = field(default_factory=dict)  # display path: the path to open
     # Bugs met on the way (a rule or reporter that raised), one line each: the run went on and
     # its report stands, but it ends with exit status 2, not as if it had found something.
     internal_errors: List[str] = field(default_factory=list)
@@ -122,9 +126,12 @@ class _Configs:
         return self.excluders[key]
 
 
+RESULT_FORMAT = 2  # 2: findings carry their fixes
+
+
 def _cache_key(data: bytes, settings: Settings, rules_id: str) -> str:
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(f"{__version__}|{rules_id}|{settings.fingerprint()}|".encode())
+    digest.update(f"{__version__}|{RESULT_FORMAT}|{rules_id}|{settings.fingerprint()}|".encode())
     digest.update(data)
     return digest.hexdigest()
 
@@ -452,7 +459,7 @@ def run(options: RunOptions) -> RunResult:
                 shown, path, config, settings = entries[index]
                 limit = options.max_file_size or config.get("max-file-size") or DEFAULT_MAX_FILE_SIZE
                 try:
-                    data = discovery.read_regular(path, limit)
+                    data = options.overlay[shown] if shown in options.overlay else discovery.read_regular(path, limit)
                 except discovery.FileTooLarge as error:
                     message = f"skipped: too large ({error.size} bytes; max-file-size is {limit})"
                     results[index] = FileResult(findings=[diagnostic("ARV004", message)])
@@ -525,6 +532,7 @@ def run(options: RunOptions) -> RunResult:
         cached=cached,
         settings=settings_by_path,
         sources=by_path,
+        locations={e[0]: e[1] for e in entries},
         internal_errors=internal_errors + _internal_errors(kept),
     )
 

@@ -197,9 +197,9 @@ class ProjectSummaries(Mapping[str, Any]):
 
 
 class Report:
-    __slots__ = ("node", "code", "message", "severity", "statement", "snippet_extra", "place", "kind")
+    __slots__ = ("node", "code", "message", "severity", "statement", "snippet_extra", "place", "kind", "fix")
 
-    def __init__(self, node, code, message, severity, statement, snippet_extra="", place=(), kind=""):
+    def __init__(self, node, code, message, severity, statement, snippet_extra="", place=(), kind="", fix=None):
         self.node = node
         self.code = code
         self.message = message
@@ -208,6 +208,7 @@ class Report:
         self.snippet_extra = snippet_extra
         self.place = place  # the statements around `node` (FileContext.place): positions are found through them
         self.kind = kind  # Finding.kind
+        self.fix = fix  # an asyncreview.fixes.Rewrite, made into the finding's Fix when it is located
 
 
 class FileContext:
@@ -233,11 +234,12 @@ class FileContext:
         severity: Severity,
         snippet_extra: str = "",
         kind: str = "",
+        fix: Any = None,
     ) -> None:
         if code not in self.settings.enabled:
             return
         statement = self.statements[-1] if self.statements else node
-        self.reports.append(Report(node, code, message, severity, statement, snippet_extra, self.place, kind))
+        self.reports.append(Report(node, code, message, severity, statement, snippet_extra, self.place, kind, fix))
 
     def enter_top_statement(self, statement: cst.CSTNode) -> None:
         self.top = statement
@@ -296,11 +298,13 @@ class Rule(cst.BatchableCSTVisitor):
         severity: Optional[Severity] = None,
         snippet_extra: str = "",
         kind: str = "",
+        fix: Any = None,
     ) -> None:
+        """`fix`: an asyncreview.fixes.Rewrite (CONTRIBUTING.md, "Writing a fix")."""
         code = code or self.codes[0]
         if severity is None:
             severity = rule_docs(self.family)[code].severity
-        self.context.report(node, code, message, severity, snippet_extra, kind)
+        self.context.report(node, code, message, severity, snippet_extra, kind, fix)
 
     @classmethod
     def joins_files(cls) -> bool:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type
 
-from asyncreview.catalogue import Example, expected_markers
+from asyncreview.catalogue import Example, FixedExample, expected_markers
 from asyncreview.config import Settings, parse_version
 from asyncreview.engine import analyze
 from asyncreview.finding import Finding
@@ -69,4 +69,34 @@ def all_examples(rules: Iterable[Type[Rule]]):
     for rule in rules:
         for code, doc in rule.docs().items():
             for number, example in enumerate(doc.examples):
+                yield rule, code, number, example
+
+
+def fixed_text(code: str, rules: Sequence[Type[Rule]], unsafe: bool, target: str = "3.9", **options: Any) -> str:
+    """`code` as `--fix` (with `unsafe`: `--unsafe-fixes`) leaves it: the fixes the real engine
+    makes, applied by the real fixer, pass after pass until none applies."""
+    from asyncreview.fixing import MAX_PASSES, apply_fixes, fixable
+
+    data = code.encode("utf-8")
+    settings = settings_for(rules, target, options)
+    for _ in range(MAX_PASSES):
+        found = [f for f in analyze(data, settings, list(rules), "example.py").findings if fixable(f, unsafe)]
+        data, applied, _broken = apply_fixes(data, found)
+        if not applied:
+            break
+    return data.decode("utf-8")
+
+
+def fixed_outcome(example: FixedExample, rules: Sequence[Type[Rule]]) -> Tuple[str, str]:
+    """(safe fixes only, with unsafe fixes) for a documented fix."""
+    options = dict(example.options)
+    target = options.pop("target-version", "3.9")
+    return (fixed_text(example.before, rules, False, target, **options),
+            fixed_text(example.before, rules, True, target, **options))
+
+
+def all_fixed_examples(rules: Iterable[Type[Rule]]):
+    for rule in rules:
+        for code, doc in rule.docs().items():
+            for number, example in enumerate(doc.fixed):
                 yield rule, code, number, example

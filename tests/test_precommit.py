@@ -76,11 +76,29 @@ def user_repo(project, hooks_repo, pre_commit_home, tmp_path):
 
 def test_hook_definitions_follow_ruff():
     hooks = {hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
-    assert set(hooks) == {"asyncreview", "asyncreview-llm"}
+    assert set(hooks) == {"asyncreview", "asyncreview-llm", "asyncreview-fix"}
     for hook in hooks.values():
         assert hook["language"] == "python" and hook["types_or"] == ["python", "pyi"] and hook["require_serial"] is True
         assert hook["entry"].split()[:2] == ["asyncreview", "--force-exclude"]
     assert "--llm" in hooks["asyncreview-llm"]["entry"].split() and "--llm" not in hooks["asyncreview"]["entry"].split()
+    assert "--fix-only" in hooks["asyncreview-fix"]["entry"].split() and "--fix-only" not in hooks["asyncreview"]["entry"].split()
+
+
+def test_fix_hook_fixes_the_file_fails_once_then_passes(user_repo):
+    """As every pre-commit fixer: a run that changed a file fails; the next one, on the fixed
+    file, changes nothing and passes; the checking hook then passes too."""
+    setup, run = user_repo
+    project = setup(["asyncreview-fix", "asyncreview"])
+    fixed = run()
+    assert fixed.returncode == 1, fixed.stdout + fixed.stderr
+    assert "files were modified by this hook" in fixed.stdout
+    expected = BAD.replace("import time", "import asyncio\nimport time").replace("time.sleep(1)", "await asyncio.sleep(1)")
+    assert (project.root / "svc/handler.py").read_text() == expected
+    assert (project.root / "notes.txt").read_text() == "async def f():\n    time.sleep(1)\n"
+    git(project.root, "add", ".")
+    again = run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (project.root / "svc/handler.py").read_text() == expected
 
 
 def test_fails_on_a_blocking_call_and_passes_once_fixed(user_repo):

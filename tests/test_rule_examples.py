@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 
 from asyncreview import plugins
-from asyncreview.testing import all_examples, example_outcome, fixture_outcome
+from asyncreview.testing import all_examples, all_fixed_examples, example_outcome, fixed_outcome, fixture_outcome
 
 RULES = plugins.all_rules()
 EXAMPLES = list(all_examples(RULES))
+FIXED = list(all_fixed_examples(RULES))
 FIXTURES = sorted((Path(__file__).resolve().parent.parent / "fixtures").glob("*/*.py"))
 
 
@@ -48,3 +49,18 @@ def test_fixture_file(path):
     expected, actual, findings = fixture_outcome(path, rules)
     assert expected, "a fixture file must expect at least one finding"
     assert actual == expected, "\n".join(f"{f.line}: {f.code} {f.message}" for f in findings)
+
+
+@pytest.mark.parametrize("rule, code, number, example", FIXED, ids=[f"{code}-fixed-{n}" for _, code, n, _ in FIXED])
+def test_documented_fix(rule, code, number, example):
+    """`before` becomes `after` through the real engine and fixer: a safe fix without
+    --unsafe-fixes, an unsafe one only with it (without, the file stays as it was)."""
+    assert example.applicability in ("safe", "unsafe")
+    assert example.before != example.after
+    safe_only, with_unsafe = fixed_outcome(example, family_rules(rule))
+    assert with_unsafe == example.after
+    assert safe_only == (example.after if example.applicability == "safe" else example.before)
+
+
+def test_fixed_examples_are_documented_for_the_fixes_that_exist():
+    assert {code for _, code, _, _ in FIXED} >= {"ARV201", "ARV504"}

@@ -15,6 +15,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 import libcst as cst
 
 from asyncreview.catalogue import load_table
+from asyncreview.checks import blocking_fixes
 from asyncreview.config import Settings
 from asyncreview.finding import Finding, Severity
 from asyncreview.names import TypeExpr, dotted_name, project_like, reduce_type, type_step
@@ -767,7 +768,8 @@ class BlockingCalls(Rule):
             statement, place = where or (self.context.statements[-1] if self.context.statements else node,
                                          self.context.place)
             message = direct_message(callee, entry, function.key)
-            report = Report(node, "ARV201", message, entry.severity, statement, "", place, callee)
+            fix = blocking_fixes.rewrite(node, callee, entry.category, statement, self.names, self.context.settings.target)
+            report = Report(node, "ARV201", message, entry.severity, statement, "", place, callee, fix)
             text, socket = dotted_name(node.func) or "", entry.category == "socket"
             if where is None:  # what the coroutine polls and offloads is known when it is left
                 function.held.append((report, text, socket))

@@ -15,6 +15,7 @@ import libcst as cst
 
 from asyncreview.catalogue import load_table, rule_docs
 from asyncreview.config import Settings
+from asyncreview.fixes import Rewrite
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import AllOf, Paired, Prefilter, Report, Rule, Words
 from asyncreview.tree import descendants
@@ -359,6 +360,7 @@ class CoroutineCorrectness(Rule):
                 "`asyncio.get_event_loop()` inside a coroutine: use `asyncio.get_running_loop()`, "
                 "which says what is meant and never creates or returns another loop",
                 code="ARV504", kind=name,  # type: ignore[arg-type]
+                fix=_running_loop(node),
             )
 
 
@@ -397,3 +399,12 @@ def _walk_class(node: cst.ClassDef) -> Iterator[cst.CSTNode]:
 
 
 RULES = [CoroutineCorrectness]
+
+
+def _running_loop(call: cst.Call) -> Optional[Rewrite]:
+    """ARV504's fix: in a coroutine both calls give the running loop (safe)."""
+    if call.args:
+        return None
+    if isinstance(call.func, cst.Attribute):
+        return Rewrite.safe((call.func.attr, "get_running_loop"))
+    return Rewrite.safe((call, lambda local: f"{local['asyncio']}.get_running_loop()"), imports=("asyncio",))

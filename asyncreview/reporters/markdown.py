@@ -12,7 +12,7 @@ from collections import Counter
 from typing import List
 
 from asyncreview.finding import Finding, Severity
-from asyncreview.reporters import ReportContext, hidden_note, shown_findings, verdict_label
+from asyncreview.reporters import ReportContext, fix_diff, hidden_note, shown_findings, verdict_label
 from asyncreview.untrusted import one_line, path_text, printable
 
 MAX_BYTES = 60_000
@@ -44,6 +44,13 @@ def _fence(snippet: str, first_line: int) -> List[str]:
     return [f"{fence}python", *body, fence]
 
 
+def _diff_fence(lines: List[str]) -> List[str]:
+    text = printable("\n".join(lines))
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}diff", *text.split("\n"), fence]
+
+
 def _rule_link(code: str, context: ReportContext) -> str:
     doc = context.docs.get(code)
     return f"[`{code}`]({doc.help_uri})" if doc is not None else f"`{code}`"
@@ -61,6 +68,12 @@ def _details(finding: Finding, context: ReportContext) -> List[str]:
     ]
     if finding.snippet:
         out.extend(_fence(finding.snippet, finding.line))
+        out.append("")
+    diff = fix_diff(finding)
+    if diff:
+        kind = "Fix" if finding.fix.safe else "Unsafe fix (`--unsafe-fixes`)"
+        out.append(f"{kind}:")
+        out.extend(_diff_fence(diff))
         out.append("")
     review = finding.review
     if review:

@@ -85,6 +85,24 @@ def _region(finding: Finding) -> Dict[str, Any]:
     return region
 
 
+def _fix(finding: Finding) -> Dict[str, Any]:
+    """A fix as SARIF says it: one artifact's replacements (an empty deleted region inserts)."""
+    fix = finding.fix
+    replacements = [
+        {
+            "deletedRegion": {"startLine": e.line, "startColumn": e.column, "endLine": e.end_line, "endColumn": e.end_column},
+            "insertedContent": {"text": printable(e.content)},
+        }
+        for e in fix.edits  # type: ignore[union-attr]
+    ]
+    description = "Fix" if fix.safe else "Unsafe fix (apply with --unsafe-fixes)"  # type: ignore[union-attr]
+    return {
+        "description": {"text": f"{description} for {finding.code}"},
+        "artifactChanges": [{"artifactLocation": _artifact(finding.path), "replacements": replacements}],
+        "properties": {"applicability": fix.applicability},  # type: ignore[union-attr]
+    }
+
+
 def _result(finding: Finding, index: Dict[str, int], fingerprint: str, context: ReportContext) -> Dict[str, Any]:
     result: Dict[str, Any] = {
         "ruleId": finding.code,
@@ -95,6 +113,8 @@ def _result(finding: Finding, index: Dict[str, int], fingerprint: str, context: 
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
         "properties": {"severity": finding.severity.value, "source": finding.source},
     }
+    if finding.fix is not None:
+        result["fixes"] = [_fix(finding)]
     review = finding.review
     if review:
         result["properties"]["review"] = printable_data(review)

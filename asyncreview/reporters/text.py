@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Dict, List
 
 from asyncreview.finding import Finding, Severity
-from asyncreview.reporters import ReportContext, hidden_note, shown_findings, verdict_label
+from asyncreview.reporters import ReportContext, fixable, hidden_note, shown_findings, verdict_label
 from asyncreview.untrusted import one_line, path_line, printable
 
 _COLORS = {Severity.CRITICAL: "\x1b[1;31m", Severity.WARNING: "\x1b[33m", Severity.SUGGESTION: "\x1b[36m"}
@@ -51,7 +51,8 @@ def render(context: ReportContext) -> str:
             for finding in items:
                 severity = _paint(context, _COLORS[finding.severity], f"{finding.severity.value:<10}")
                 location = f"{finding.line}:{finding.column}"
-                out.append(f"  {location:<8} {severity} {_paint(context, _BOLD, finding.code)}  {one_line(finding.message)}")
+                mark = " [*]" if fixable(context, finding) else ""
+                out.append(f"  {location:<8} {severity} {_paint(context, _BOLD, finding.code)}{mark}  {one_line(finding.message)}")
                 out.extend(_excerpt(context, finding))
                 if finding.review:
                     review = finding.review
@@ -64,6 +65,10 @@ def render(context: ReportContext) -> str:
             out.append(f"{count:>5}  {code}  {severity:<10} {one_line(summary)}")
         if counts:
             out.append("")
+    if context.fix_summary:  # before the summary line, which stays last
+        out.append(context.fix_summary + ".")
+    else:
+        out.extend(_fixable_line(context, findings))
     out.append(_summary_line(result, findings, hidden))
     return "\n".join(out) + "\n"
 
@@ -80,3 +85,16 @@ def _summary_line(result, findings: List[Finding], hidden: int) -> str:
     noun = "finding" if len(findings) == 1 else "findings"
     line = f"Found {len(findings)} {noun} ({', '.join(parts)}) in {files} file{'s' if files != 1 else ''}; {checked}."
     return f"{line} {hidden_note(hidden)}." if hidden else line
+
+
+def _fixable_line(context: ReportContext, findings: List[Finding]) -> List[str]:
+    """`[*] N fixable with --fix`, as ruff tells of the fixes it did not apply."""
+    fixes = [f.fix for f in findings if f.fix is not None]
+    ready = sum(1 for fix in fixes if fix.safe or context.unsafe_fixes)
+    held = len(fixes) - ready
+    if not fixes:
+        return []
+    line = f"[*] {ready} fixable with --fix" if ready else "No fixes available without --unsafe-fixes"
+    if held:
+        line += f" ({held} more with --unsafe-fixes)" if ready else f" ({held} with it)"
+    return [line + "."]
