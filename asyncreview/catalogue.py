@@ -55,6 +55,7 @@ class RuleDoc:
     summary: str
     rationale: str
     examples: Tuple[Example, ...] = field(default=())
+    refuted_by: str = ""  # what in the code would make a finding wrong: told to the LLM reviewer
 
     @property
     def help_uri(self) -> str:
@@ -89,8 +90,17 @@ def rule_docs(family: str) -> Dict[str, RuleDoc]:
             summary=entry["summary"],
             rationale=entry["rationale"].strip(),
             examples=tuple(examples),
+            refuted_by=_optional_text(entry, "refuted_by", f"{family}/{code}"),
         )
     return docs
+
+
+def _optional_text(entry: Dict[str, Any], key: str, where: str) -> str:
+    """An optional entry field: absent is empty; present, it must be non-empty text."""
+    value = entry.get(key, "")
+    if key in entry and (not isinstance(value, str) or not value.strip()):
+        raise ValueError(f"rules/{where}: `{key}` must be non-empty text")
+    return " ".join(value.split())
 
 
 def find_doc(code: str, families: List[str]) -> Optional[RuleDoc]:

@@ -1,0 +1,404 @@
+"""ARV509-ARV511: what a failure or a cancellation does to a coroutine's cleanup and to the results
+it waits for. Cleanup placed after an `await` that can raise (ARV509), independent I/O awaited
+one call at a time (ARV510), and failures that gather/wait hand back and nobody reads (ARV511).
+
+Which calls clean up, which are I/O and which gather results are data in
+rules/correctness/knowledge.toml; this module reads statement order against them."""
+
+from __future__ import annotations
+
+import functools
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from asyncreview.catalogue import load_table
+from asyncreview.config import Settings
+from asyncreview.names import dotted_name, mention_pairs
+from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Words
+from asyncreview.tree import descendants, inner_children
+
+_NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+_SNIPPET_CHARS = 60
+
+
+class _Tables:
+    def __init__(self) -> None:
+        table = load_table("correctness", "knowledge")
+        self.cleanup_methods: Set[str] = set(table["cleanup"]["methods"])
+        self.cleanup_calls: Set[str] = set(table["cleanup"]["calls"])
+        self.suppressors: Set[str] = set(table["cleanup"]["suppressors"])
+        self.io_calls: Set[str] = set(table["concurrent-io"]["calls"])
+        self.collectors: Set[str] = set(table["concurrent-io"]["collect-methods"])
+        self.pure_builtins: Set[str] = set(table["concurrent-io"]["pure-builtins"])
+        self.gather_calls: Set[str] = set(table["discarded-results"]["gather"])
+        self.wait_calls: Set[str] = set(table["discarded-results"]["wait"])
+
+
+@functools.lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    return _Tables()
+
+
+def _in_order(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """`root` and the nodes below it in source order, not entering nested functions or classes."""
+    stack: List[cst.CSTNode] = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed([child for child in inner_children(node) if not isinstance(child, _NESTED)]))
+
+
+def _first_await(node: cst.CSTNode) -> Optional[cst.Await]:
+    return next((n for n in _in_order(node) if isinstance(n, cst.Await)), None)
+
+
+def _last_await(node: cst.CSTNode) -> Optional[cst.Await]:
+    found = None
+    for inner in _in_order(node):
+        if isinstance(inner, cst.Await):
+            found = inner
+    return found
+
+
+def _statements(block: cst.BaseSuite) -> Sequence[cst.CSTNode]:
+    if isinstance(block, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=block.body)]
+    return block.body  # type: ignore[attr-defined]
+
+
+def _text(node: cst.CSTNode) -> str:
+    code = " ".join(cst.Module([]).code_for_node(node).split())
+    return code if len(code) <= _SNIPPET_CHARS else code[:_SNIPPET_CHARS - 3] + "..."
+
+
+def _called(value: cst.BaseExpression) -> Optional[cst.Call]:
+    """The call a statement's value makes, awaited or not."""
+    if isinstance(value, cst.Await):
+        value = value.expression
+    return value if isinstance(value, cst.Call) else None
+
+
+def _names(node: cst.CSTNode) -> Iterator[str]:
+    for inner in descendants(node):
+        if isinstance(inner, cst.Name):
+            yield inner.value
+
+
+class CleanupAndResults(Rule):
+    codes = ("ARV509", "ARV510", "ARV511")
+    family = "correctness"
+
+    @classmethod
+    def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
+        # Each way to report needs an `await` in a coroutine.
+        tables = _tables()
+        cleanups = Words(*tables.cleanup_methods, *{name.rsplit(".", 1)[-1] for name in tables.cleanup_calls})
+        return AllOf(Words("async"), Words("await"), (
+            AllOf(Words("finally", "except", "__aexit__"), cleanups),  # ARV509
+            Words("for"),  # ARV510: a loop or a comprehension
+            AllOf(Paired(mention_pairs(tables.gather_calls)), Words("return_exceptions")),  # ARV511
+            Paired(mention_pairs(tables.wait_calls)),  # ARV511
+        ))
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.tables = _tables()
+        self.coroutine_frames: List[bool] = [False]
+        self.module_coroutines: Set[str] = set()
+        self.method_coroutines: List[Set[str]] = [set()]  # per class: its `async def` methods
+        self.reported: Set[int] = set()
+
+    # -- scopes --------------------------------------------------------------------------------
+    def visit_Module(self, node: cst.Module) -> None:
+        self.module_coroutines = {s.name.value for s in node.body if isinstance(s, cst.FunctionDef) and s.asynchronous}
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.coroutine_frames.append(False)
+        self.method_coroutines.append({s.name.value for s in _statements(node.body)
+                                       if isinstance(s, cst.FunctionDef) and s.asynchronous})
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.coroutine_frames.pop()
+        self.method_coroutines.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.coroutine_frames.append(node.asynchronous is not None)
+        if node.asynchronous is None:
+            return
+        if node.name.value == "__aexit__":
+            self._check_cleanup(_statements(node.body), "`__aexit__`")
+        self._check_discarded_results(node)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.coroutine_frames.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.coroutine_frames.append(False)
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self.coroutine_frames.pop()
+
+    # -- ARV509: cleanup a failure or a cancellation skips -------------------------------------
+    def visit_Try(self, node: cst.Try) -> None:
+        self._check_try(node)
+
+    def visit_TryStar(self, node: cst.TryStar) -> None:
+        self._check_try(node)
+
+    def _check_try(self, node) -> None:
+        if not self.coroutine_frames[-1]:
+            return
+        for handler in node.handlers:
+            self._check_cleanup(_statements(handler.body), "an `except` handler")
+        if node.finalbody is not None:
+            self._check_cleanup(_statements(node.finalbody.body), "a `finally:` block")
+
+    def _check_cleanup(self, statements: Sequence[cst.CSTNode], where: str) -> None:
+        for cleanup, awaited in self._skipped(statements, None):
+            if id(cleanup) in self.reported:
+                continue
+            self.reported.add(id(cleanup))
+            self.report(
+                cleanup,
+                f"in {where}, `{_text(cleanup)}` runs only if `{_text(awaited)}` returns: when that await "
+                f"raises or the task is cancelled there, this cleanup is skipped; put the await in a "
+                f"`try:` and this call in its `finally:`",
+                code="ARV509", kind="cleanup",
+            )
+
+    def _cleanup_call(self, small: cst.BaseSmallStatement) -> bool:
+        call = _called(small.value) if isinstance(small, cst.Expr) else None
+        if call is None:
+            return False
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value in self.tables.cleanup_methods:
+            return True
+        return self.names.qualify(call.func) in self.tables.cleanup_calls
+
+    def _suppresses(self, node: cst.With) -> bool:
+        return any(isinstance(item.item, cst.Call) and self.names.qualify(item.item.func) in self.tables.suppressors
+                   for item in node.items)
+
+    def _skipped(self, statements: Sequence[cst.CSTNode], pending: Optional[cst.Await]
+                 ) -> Iterator[Tuple[cst.CSTNode, cst.Await]]:
+        """(cleanup, the await before it that can skip it) in a block run in order; `pending` is
+        the last await that can raise before the block. Leaves the block's last such await in
+        self._after."""
+        for statement in statements:
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if pending is not None and self._cleanup_call(small):
+                        yield small, pending
+                    pending = _last_await(small) or pending
+            elif isinstance(statement, (cst.Try, cst.TryStar)):
+                entry = pending
+                yield from self._skipped(_statements(statement.body), entry)
+                after = self._after if not statement.handlers else entry
+                for handler in statement.handlers:
+                    yield from self._skipped(_statements(handler.body), entry)
+                    after = self._after if self._after is not entry else after
+                if statement.orelse is not None:
+                    yield from self._skipped(_statements(statement.orelse.body), after)
+                    after = self._after
+                if statement.finalbody is not None:
+                    yield from self._skipped(_statements(statement.finalbody.body), entry)
+                    after = self._after if self._after is not entry else after
+                pending = after
+            elif isinstance(statement, (cst.If, cst.With, cst.For, cst.While)):
+                after = pending
+                for block in _blocks(statement):
+                    yield from self._skipped(_statements(block), pending)
+                    after = self._after if self._after is not pending else after
+                if not (isinstance(statement, cst.With) and self._suppresses(statement)):
+                    pending = after
+            elif not isinstance(statement, _NESTED):
+                pending = _last_await(statement) or pending
+        self._after = pending
+
+    _after: Optional[cst.Await] = None
+
+    # -- ARV510: sequential awaits that could run concurrently ---------------------------------
+    def visit_For(self, node: cst.For) -> None:
+        if not self.coroutine_frames[-1] or node.asynchronous is not None or node.orelse is not None:
+            return
+        targets = self._target_names(node.target)
+        body = _statements(node.body)
+        if targets is None or not all(isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 for s in body):
+            return
+        smalls = [s.body[0] for s in body]  # type: ignore[attr-defined]
+        awaited: Optional[cst.Await] = None
+        if len(smalls) == 1:
+            awaited = self._collected(smalls[0], None)
+        elif len(smalls) == 2 and isinstance(smalls[0], cst.Assign) and len(smalls[0].targets) == 1:
+            result = smalls[0].targets[0].target
+            if isinstance(result, cst.Name) and isinstance(smalls[0].value, cst.Await) and self._collected(smalls[1], result.value):
+                awaited = smalls[0].value
+        if awaited is not None:
+            # the result and the collection: an argument reading one depends on the previous iteration
+            outside = {name for small in smalls for name in _names(small)} - set(_names(awaited))
+            self._check_sequential(awaited, targets, bound_here=outside - targets)
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._check_comprehension(node.elt, node.for_in)
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self._check_comprehension(node.value, node.for_in)
+
+    def _check_comprehension(self, value: cst.BaseExpression, loop: cst.CompFor) -> None:
+        if not self.coroutine_frames[-1] or not isinstance(value, cst.Await) or loop.asynchronous is not None or loop.inner_for_in is not None:
+            return
+        targets = self._target_names(loop.target)
+        if targets is not None and not any(isinstance(n, cst.Await) for cond in loop.ifs for n in descendants(cond)):
+            self._check_sequential(value, targets, bound_here=set())
+
+    @staticmethod
+    def _target_names(target: cst.BaseExpression) -> Optional[Set[str]]:
+        if isinstance(target, cst.Name):
+            return {target.value}
+        if isinstance(target, cst.Tuple) and all(isinstance(e.value, cst.Name) for e in target.elements):
+            return {e.value.value for e in target.elements}  # type: ignore[attr-defined]
+        return None
+
+    def _collected(self, small: cst.BaseSmallStatement, result: Optional[str]) -> Optional[cst.Await]:
+        """The await a statement only collects (`out.append(await f(x))`, `out[x] = await f(x)`),
+        or, given `result`, whether it only collects that name; else None."""
+        value: Optional[cst.BaseExpression] = None
+        collection: Optional[cst.BaseExpression] = None
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value in self.tables.collectors and len(call.args) == 1:
+                collection, value = call.func.value, call.args[0].value
+        elif isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Subscript):
+            collection, value = small.targets[0].target.value, small.value
+        if collection is None or dotted_name(collection) is None:
+            return None
+        if result is not None:
+            return small if isinstance(value, cst.Name) and value.value == result else None  # type: ignore[return-value]
+        return value if isinstance(value, cst.Await) else None
+
+    def _check_sequential(self, awaited: cst.Await, loop_names: Set[str], bound_here: Set[str]) -> None:
+        """`bound_here`: names the loop body binds besides its target (the result): an argument
+        that reads one depends on the previous iteration."""
+        call = awaited.expression
+        if not isinstance(call, cst.Call) or not call.args or not self._is_io(call):
+            return
+        used: Set[str] = set()
+        for arg in call.args:
+            for inner in descendants(arg.value):
+                if isinstance(inner, (cst.Await, cst.Lambda, cst.NamedExpr, cst.Yield)):
+                    return
+                if isinstance(inner, cst.Call) and self.names.builtin(inner.func) not in self.tables.pure_builtins:
+                    return  # a call in the arguments may have effects each iteration depends on
+            used.update(_names(arg.value))
+        if not used & loop_names or used & bound_here:
+            return
+        callee = _text(call.func)
+        self.report(
+            awaited,
+            f"each `{callee}(...)` waits for the previous one: its arguments depend only on the loop "
+            f"variable and the results are only collected, so `asyncio.gather()` (or a TaskGroup) "
+            f"could run them concurrently; keep the loop if order matters: a rate limit or a "
+            f"connection that serves one request at a time, side effects that must happen in "
+            f"sequence, or results that must stop at the first failure",
+            code="ARV510", kind=callee,
+        )
+
+    def _is_io(self, call: cst.Call) -> bool:
+        """A project coroutine (an `async def` of this module, or of the class, through `self`)
+        or a client method the table knows."""
+        func = call.func
+        if isinstance(func, cst.Name) and func.value in self.module_coroutines and not any(
+                func.value in scope.bound for scope in self.names.scopes[1:]):  # not a local of that name
+            return True
+        if isinstance(func, cst.Attribute) and dotted_name(func.value) == "self" and func.attr.value in self.method_coroutines[-1]:
+            return True
+        return self.names.qualify(func) in self.tables.io_calls
+
+    # -- ARV511: failures gather/wait hand back that nobody reads ------------------------------
+    def _check_discarded_results(self, function: cst.FunctionDef) -> None:
+        ordered = list(_in_order(function.body))
+        cancelled = {dotted_name(n.func.value) for n in ordered if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                     and n.func.attr.value == "cancel"}
+        for node in ordered:
+            if isinstance(node, cst.For) and any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                                                 and n.func.attr.value == "cancel"
+                                                 and dotted_name(n.func.value) in (self._target_names(node.target) or ())
+                                                 for n in descendants(node.body)):
+                cancelled.add(dotted_name(node.iter))  # `for task in pending: task.cancel()`
+        reads: Dict[str, int] = {}
+        for node in descendants(function.body):  # closures read names too
+            if isinstance(node, cst.Name):
+                reads[node.value] = reads.get(node.value, 0) + 1
+        for index, node in enumerate(ordered):
+            if isinstance(node, cst.Expr):
+                targets: Sequence[cst.BaseExpression] = ()
+                value = node.value
+            elif isinstance(node, cst.Assign) and len(node.targets) == 1:
+                targets, value = self._elements(node.targets[0].target), node.value
+            else:
+                continue
+            call = value.expression if isinstance(value, cst.Await) else None
+            if not isinstance(call, cst.Call):
+                continue
+            name = self.names.qualify(call.func)
+            if name not in self.tables.gather_calls and name not in self.tables.wait_calls:
+                continue
+            inside = {id(n) for n in descendants(node)}
+            later = [n for n in ordered[index + 1:] if id(n) not in inside]  # after the statement
+            if name in self.tables.gather_calls and self._returns_exceptions(call):
+                kept = [t for t in targets if not _unread(t, reads)]
+                if not kept and not self._tasks_looked_after(call.args, later, cancelled):
+                    self.report(
+                        call,
+                        f"`{_text(call.func)}(..., return_exceptions=True)` returns the failures as values "
+                        f"and nothing reads them: every exception of these awaitables is silently lost; "
+                        f"check the results (`isinstance(result, BaseException)`) or drop return_exceptions",
+                        code="ARV511", kind="gather",
+                    )
+            elif name in self.tables.wait_calls:
+                done = targets[0] if targets else None
+                if (done is None or _unread(done, reads)) and not self._tasks_looked_after(call.args[:1], later, cancelled):
+                    self.report(
+                        call,
+                        f"`{_text(call.func)}()` never raises: failures stay in the tasks of its done set, "
+                        f"which is never checked here, so they are lost (asyncio only logs \"Task "
+                        f"exception was never retrieved\"); call `.result()` on the done tasks",
+                        code="ARV511", kind="wait",
+                    )
+
+    @staticmethod
+    def _elements(target: cst.BaseAssignTargetExpression) -> Sequence[cst.BaseExpression]:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            return [element.value for element in target.elements]
+        return [target]
+
+    @staticmethod
+    def _returns_exceptions(call: cst.Call) -> bool:
+        return any(arg.keyword is not None and arg.keyword.value == "return_exceptions"
+                   and isinstance(arg.value, cst.Name) and arg.value.value == "True" for arg in call.args)
+
+    @staticmethod
+    def _tasks_looked_after(args: Sequence[cst.Arg], later: Sequence[cst.CSTNode], cancelled: Set[Optional[str]]) -> bool:
+        """Tasks passed by name (`*tasks`, `pending`) that this coroutine cancelled (waiting for
+        them to end is the point) or reads again after the call (`task.result()`)."""
+        passed = {arg.value.value for arg in args if arg.keyword is None and isinstance(arg.value, cst.Name)}
+        if passed & cancelled:
+            return True
+        return any(isinstance(node, cst.Name) and node.value in passed for node in later)
+
+
+def _unread(target: cst.BaseExpression, reads: Dict[str, int]) -> bool:
+    """A name bound and never read in the function (`_`, or written once: only here)."""
+    return isinstance(target, cst.Name) and (target.value == "_" or reads.get(target.value, 0) <= 1)
+
+
+def _blocks(statement: cst.CSTNode) -> Iterator[cst.BaseSuite]:
+    """The blocks of an if/with/for/while, an if's elif and else chain included."""
+    yield statement.body  # type: ignore[attr-defined]
+    other = getattr(statement, "orelse", None)
+    while other is not None:
+        yield other.body
+        other = other.orelse if isinstance(other, cst.If) else None
+
+
+RULES = [CleanupAndResults]
