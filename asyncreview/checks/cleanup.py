@@ -29,6 +29,8 @@ class _Tables:
         self.cleanup_calls: Set[str] = set(table["cleanup"]["calls"])
         self.suppressors: Set[str] = set(table["cleanup"]["suppressors"])
         self.io_calls: Set[str] = set(table["concurrent-io"]["calls"])
+        self.client_methods: Set[str] = set(table["concurrent-io"]["client-methods"])
+        self.client_receivers: Tuple[str, ...] = tuple(table["concurrent-io"]["client-receivers"])
         self.collectors: Set[str] = set(table["concurrent-io"]["collect-methods"])
         self.pure_builtins: Set[str] = set(table["concurrent-io"]["pure-builtins"])
         self.gather_calls: Set[str] = set(table["discarded-results"]["gather"])
@@ -111,12 +113,13 @@ class CleanupAndResults(Rule):
 
     # -- scopes --------------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
-        self.module_coroutines = {s.name.value for s in node.body if isinstance(s, cst.FunctionDef) and s.asynchronous}
+        self.module_coroutines = {s.name.value for s in node.body
+                                  if isinstance(s, cst.FunctionDef) and s.asynchronous and self._does_io(s)}
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.coroutine_frames.append(False)
         self.method_coroutines.append({s.name.value for s in _statements(node.body)
-                                       if isinstance(s, cst.FunctionDef) and s.asynchronous})
+                                       if isinstance(s, cst.FunctionDef) and s.asynchronous and self._does_io(s)})
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self.coroutine_frames.pop()
@@ -182,8 +185,9 @@ class CleanupAndResults(Rule):
     def _skipped(self, statements: Sequence[cst.CSTNode], pending: Optional[cst.Await]
                  ) -> Iterator[Tuple[cst.CSTNode, cst.Await]]:
         """(cleanup, the await before it that can skip it) in a block run in order; `pending` is
-        the last await that can raise before the block. Leaves the block's last such await in
-        self._after."""
+        the last await before the block that can raise past it. Leaves in self._after the last
+        such await at the end of the block (None when the block never falls through: a branch
+        that returns, raises, breaks or continues says nothing about what follows it)."""
         for statement in statements:
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
@@ -191,29 +195,29 @@ class CleanupAndResults(Rule):
                         yield small, pending
                     pending = _last_await(small) or pending
             elif isinstance(statement, (cst.Try, cst.TryStar)):
+                # a nested `finally:` is where its author put cleanup on purpose: its own visit judges it
                 entry = pending
                 yield from self._skipped(_statements(statement.body), entry)
-                after = self._after if not statement.handlers else entry
+                after = (self._after or entry) if not statement.handlers else entry
                 for handler in statement.handlers:
                     yield from self._skipped(_statements(handler.body), entry)
-                    after = self._after if self._after is not entry else after
+                    after = self._after or after
                 if statement.orelse is not None:
                     yield from self._skipped(_statements(statement.orelse.body), after)
-                    after = self._after
+                    after = self._after or after
                 if statement.finalbody is not None:
-                    yield from self._skipped(_statements(statement.finalbody.body), entry)
-                    after = self._after if self._after is not entry else after
+                    after = _last_await(statement.finalbody) or after
                 pending = after
             elif isinstance(statement, (cst.If, cst.With, cst.For, cst.While)):
                 after = pending
                 for block in _blocks(statement):
                     yield from self._skipped(_statements(block), pending)
-                    after = self._after if self._after is not pending else after
+                    after = self._after or after
                 if not (isinstance(statement, cst.With) and self._suppresses(statement)):
                     pending = after
             elif not isinstance(statement, _NESTED):
                 pending = _last_await(statement) or pending
-        self._after = pending
+        self._after = None if statements and _jumps(statements[-1]) else pending
 
     _after: Optional[cst.Await] = None
 
@@ -235,7 +239,7 @@ class CleanupAndResults(Rule):
                 awaited = smalls[0].value
         if awaited is not None:
             # the result and the collection: an argument reading one depends on the previous iteration
-            outside = {name for small in smalls for name in _names(small)} - set(_names(awaited))
+            outside = {n.value for small in smalls for n in descendants(small, (), [awaited]) if isinstance(n, cst.Name)}
             self._check_sequential(awaited, targets, bound_here=outside - targets)
 
     def visit_ListComp(self, node: cst.ListComp) -> None:
@@ -304,15 +308,31 @@ class CleanupAndResults(Rule):
         )
 
     def _is_io(self, call: cst.Call) -> bool:
-        """A project coroutine (an `async def` of this module, or of the class, through `self`)
-        or a client method the table knows."""
+        """A client call (a method the table knows on a receiver of known type, or a request
+        method on a receiver named like a client), or a coroutine of this module (or of the
+        class, through `self`) that awaits one: a coroutine that only converts or validates
+        data gains nothing from running concurrently."""
         func = call.func
         if isinstance(func, cst.Name) and func.value in self.module_coroutines and not any(
                 func.value in scope.bound for scope in self.names.scopes[1:]):  # not a local of that name
             return True
         if isinstance(func, cst.Attribute) and dotted_name(func.value) == "self" and func.attr.value in self.method_coroutines[-1]:
             return True
-        return self.names.qualify(func) in self.tables.io_calls
+        return self._client_call(call) or self.names.qualify(func) in self.tables.io_calls
+
+    def _client_call(self, call: cst.Call) -> bool:
+        """`session.get(url)`, `self._client.post(...)`: a request method on a receiver whose
+        name says it is a client."""
+        func = call.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in self.tables.client_methods:
+            return False
+        receiver = dotted_name(func.value)
+        last = receiver.rsplit(".", 1)[-1].strip("_").lower() if receiver else ""
+        return any(last.endswith(suffix) for suffix in self.tables.client_receivers)
+
+    def _does_io(self, function: cst.FunctionDef) -> bool:
+        return any(isinstance(node, cst.Await) and isinstance(node.expression, cst.Call) and self._client_call(node.expression)
+                   for node in descendants(function.body, _NESTED))
 
     # -- ARV511: failures gather/wait hand back that nobody reads ------------------------------
     def _check_discarded_results(self, function: cst.FunctionDef) -> None:
@@ -324,7 +344,7 @@ class CleanupAndResults(Rule):
                                                  and n.func.attr.value == "cancel"
                                                  and dotted_name(n.func.value) in (self._target_names(node.target) or ())
                                                  for n in descendants(node.body)):
-                cancelled.add(dotted_name(node.iter))  # `for task in pending: task.cancel()`
+                cancelled.add(_iterated(node.iter))  # `for task in pending.values(): task.cancel()`
         reads: Dict[str, int] = {}
         for node in descendants(function.body):  # closures read names too
             if isinstance(node, cst.Name):
@@ -341,30 +361,29 @@ class CleanupAndResults(Rule):
             if not isinstance(call, cst.Call):
                 continue
             name = self.names.qualify(call.func)
-            if name not in self.tables.gather_calls and name not in self.tables.wait_calls:
+            if name in self.tables.gather_calls and self._returns_exceptions(call):
+                waited_on = [arg for arg in call.args if arg.keyword is None]
+                if any(not _unread(t, reads) for t in targets):
+                    continue
+            elif name in self.tables.wait_calls:
+                waited_on = list(call.args[:1])
+                if targets and not _unread(targets[0], reads):
+                    continue
+            else:
                 continue
             inside = {id(n) for n in descendants(node)}
             later = [n for n in ordered[index + 1:] if id(n) not in inside]  # after the statement
-            if name in self.tables.gather_calls and self._returns_exceptions(call):
-                kept = [t for t in targets if not _unread(t, reads)]
-                if not kept and not self._tasks_looked_after(call.args, later, cancelled):
-                    self.report(
-                        call,
-                        f"`{_text(call.func)}(..., return_exceptions=True)` returns the failures as values "
-                        f"and nothing reads them: every exception of these awaitables is silently lost; "
-                        f"check the results (`isinstance(result, BaseException)`) or drop return_exceptions",
-                        code="ARV511", kind="gather",
-                    )
-            elif name in self.tables.wait_calls:
-                done = targets[0] if targets else None
-                if (done is None or _unread(done, reads)) and not self._tasks_looked_after(call.args[:1], later, cancelled):
-                    self.report(
-                        call,
-                        f"`{_text(call.func)}()` never raises: failures stay in the tasks of its done set, "
-                        f"which is never checked here, so they are lost (asyncio only logs \"Task "
-                        f"exception was never retrieved\"); call `.result()` on the done tasks",
-                        code="ARV511", kind="wait",
-                    )
+            if self._looked_after(waited_on, ordered[:index], later, cancelled):
+                continue
+            if name in self.tables.gather_calls:
+                message = (f"`{_text(call.func)}(..., return_exceptions=True)` returns the failures as values "
+                           f"and nothing reads them: every exception of these awaitables is silently lost; "
+                           f"check the results (`isinstance(result, BaseException)`) or drop return_exceptions")
+            else:
+                message = (f"`{_text(call.func)}()` never raises: failures stay in the tasks of its done set, "
+                           f"which is never checked here, so they are lost (asyncio only logs \"Task "
+                           f"exception was never retrieved\"); call `.result()` on the done tasks")
+            self.report(call, message, code="ARV511", kind="gather" if name in self.tables.gather_calls else "wait")
 
     @staticmethod
     def _elements(target: cst.BaseAssignTargetExpression) -> Sequence[cst.BaseExpression]:
@@ -377,19 +396,57 @@ class CleanupAndResults(Rule):
         return any(arg.keyword is not None and arg.keyword.value == "return_exceptions"
                    and isinstance(arg.value, cst.Name) and arg.value.value == "True" for arg in call.args)
 
-    @staticmethod
-    def _tasks_looked_after(args: Sequence[cst.Arg], later: Sequence[cst.CSTNode], cancelled: Set[Optional[str]]) -> bool:
-        """Tasks passed by name (`*tasks`, `pending`) that this coroutine cancelled (waiting for
-        them to end is the point) or reads again after the call (`task.result()`)."""
-        passed = {arg.value.value for arg in args if arg.keyword is None and isinstance(arg.value, cst.Name)}
-        if passed & cancelled:
+    def _references(self, args: Sequence[cst.Arg]) -> Set[str]:
+        """The tasks and futures the arguments name (`*tasks`, `[self._waiter, fut]`,
+        `pending.values()`): dotted names that are neither a called function nor a module."""
+        called = {id(n.func) for arg in args for n in descendants(arg.value) if isinstance(n, cst.Call)}
+        found = set()
+        for arg in args:
+            for node in descendants(arg.value):
+                dotted = dotted_name(node) if isinstance(node, (cst.Name, cst.Attribute)) and id(node) not in called else None
+                if dotted and dotted not in ("self", "cls") and dotted.split(".")[0] not in self.names.aliases:
+                    found.add(dotted)
+        return found
+
+    def _looked_after(self, args: Sequence[cst.Arg], before: Sequence[cst.CSTNode], later: Sequence[cst.CSTNode],
+                      cancelled: Set[Optional[str]]) -> bool:
+        """Whether the awaited tasks are dealt with otherwise: this coroutine cancelled them
+        (waiting for a cancellation to end is the point), reads them again after the call
+        (`if waiter.done(): waiter.result()`), or they only close or cancel something (best-effort
+        cleanup, as in `gather(*(c.close() for c in conns), return_exceptions=True)`)."""
+        references = self._references(args)
+        if references & cancelled:
             return True
-        return any(isinstance(node, cst.Name) and node.value in passed for node in later)
+        if any(isinstance(node, (cst.Name, cst.Attribute)) and dotted_name(node) in references for node in later):
+            return True
+        made = [node.value for node in before if isinstance(node, cst.Assign) and any(
+            isinstance(t.target, cst.Name) and t.target.value in references for t in node.targets)]
+        return any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value in self.tables.cleanup_methods
+                   for root in [*(arg.value for arg in args), *made] for n in descendants(root))
+
+
+def _iterated(node: cst.BaseExpression) -> Optional[str]:
+    """What a loop goes through, by name: `tasks`, `tasks.values()`, `list(tasks)`."""
+    if isinstance(node, cst.Call):
+        if isinstance(node.func, cst.Attribute):
+            return dotted_name(node.func.value)
+        return dotted_name(node.args[0].value) if node.args else None
+    return dotted_name(node)
 
 
 def _unread(target: cst.BaseExpression, reads: Dict[str, int]) -> bool:
     """A name bound and never read in the function (`_`, or written once: only here)."""
     return isinstance(target, cst.Name) and (target.value == "_" or reads.get(target.value, 0) <= 1)
+
+
+def _jumps(statement: cst.CSTNode) -> bool:
+    """Whether a statement never falls through: it returns, raises, breaks or continues, or is an
+    if/elif/else whose every branch does."""
+    if isinstance(statement, cst.SimpleStatementLine):
+        return isinstance(statement.body[-1], (cst.Return, cst.Raise, cst.Break, cst.Continue))
+    if isinstance(statement, cst.If) and statement.orelse is not None:
+        return all(_statements(block) and _jumps(_statements(block)[-1]) for block in _blocks(statement))
+    return False
 
 
 def _blocks(statement: cst.CSTNode) -> Iterator[cst.BaseSuite]:
