@@ -35,6 +35,8 @@ class _Tables:
         self.pure_builtins: Set[str] = set(table["concurrent-io"]["pure-builtins"])
         self.gather_calls: Set[str] = set(table["discarded-results"]["gather"])
         self.wait_calls: Set[str] = set(table["discarded-results"]["wait"])
+        self.spawners: Set[str] = set(table["discarded-results"]["spawners"])
+        self.winding_down: Set[str] = set(table["discarded-results"]["winding-down"])
 
 
 @functools.lru_cache(maxsize=1)
@@ -396,33 +398,71 @@ class CleanupAndResults(Rule):
         return any(arg.keyword is not None and arg.keyword.value == "return_exceptions"
                    and isinstance(arg.value, cst.Name) and arg.value.value == "True" for arg in call.args)
 
-    def _references(self, args: Sequence[cst.Arg]) -> Set[str]:
+    @staticmethod
+    def _references(args: Sequence[cst.Arg]) -> Set[str]:
         """The tasks and futures the arguments name (`*tasks`, `[self._waiter, fut]`,
-        `pending.values()`): dotted names that are neither a called function nor a module."""
-        called = {id(n.func) for arg in args for n in descendants(arg.value) if isinstance(n, cst.Call)}
-        found = set()
+        `pending.values()`, `list(tasks)`); not the names a comprehension reads."""
+        found: Set[Optional[str]] = set()
         for arg in args:
-            for node in descendants(arg.value):
-                dotted = dotted_name(node) if isinstance(node, (cst.Name, cst.Attribute)) and id(node) not in called else None
-                if dotted and dotted not in ("self", "cls") and dotted.split(".")[0] not in self.names.aliases:
-                    found.add(dotted)
-        return found
+            value = arg.value
+            if isinstance(value, (cst.List, cst.Tuple, cst.Set)):
+                found.update(dotted_name(e.value) for e in value.elements)
+            elif isinstance(value, cst.Call):
+                found.add(_iterated(value))
+            else:
+                found.add(dotted_name(value))
+        return {name for name in found if name}
 
     def _looked_after(self, args: Sequence[cst.Arg], before: Sequence[cst.CSTNode], later: Sequence[cst.CSTNode],
                       cancelled: Set[Optional[str]]) -> bool:
-        """Whether the awaited tasks are dealt with otherwise: this coroutine cancelled them
-        (waiting for a cancellation to end is the point), reads them again after the call
-        (`if waiter.done(): waiter.result()`), or they only close or cancel something (best-effort
-        cleanup, as in `gather(*(c.close() for c in conns), return_exceptions=True)`)."""
+        """Whether the awaited work is dealt with otherwise, or not this coroutine's to check:
+        it was cancelled here (waiting for a cancellation to end is the point), is read again
+        after the call (`if waiter.done(): waiter.result()`), was not started here (tasks and
+        futures of others: signals, handlers that report their own errors), or winds something
+        down (`gather(*(c.close() for c in conns), return_exceptions=True)`: best effort)."""
         references = self._references(args)
         if references & cancelled:
             return True
         if any(isinstance(node, (cst.Name, cst.Attribute)) and dotted_name(node) in references for node in later):
             return True
-        made = [node.value for node in before if isinstance(node, cst.Assign) and any(
-            isinstance(t.target, cst.Name) and t.target.value in references for t in node.targets)]
-        return any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value in self.tables.cleanup_methods
-                   for root in [*(arg.value for arg in args), *made] for n in descendants(root))
+        work = list(self._started_work(args, before, references))
+        return not work or any(self._winds_down(call) for call in work)
+
+    def _started_work(self, args: Sequence[cst.Arg], before: Sequence[cst.CSTNode], references: Set[str]
+                      ) -> Iterator[Optional[cst.Call]]:
+        """The work the call waits for that this coroutine started: what it hands to a task
+        spawner (`create_task(fetch(u))`; None when that is not a call) or a coroutine call
+        gathered directly, in the arguments or in what the named list was built from."""
+        roots: List[cst.BaseExpression] = [arg.value for arg in args]
+        for node in before:
+            if isinstance(node, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value in references
+                                                    for t in node.targets):
+                roots.append(node.value)
+            elif (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.args
+                  and node.func.attr.value in self.tables.collectors and dotted_name(node.func.value) in references):
+                roots.append(node.args[0].value)
+        for root in roots:
+            gathered = root.elt if isinstance(root, (cst.GeneratorExp, cst.ListComp, cst.SetComp)) else root
+            elements = [e.value for e in gathered.elements] if isinstance(gathered, (cst.List, cst.Tuple, cst.Set)) else [gathered]
+            for element in elements:
+                if isinstance(element, (cst.GeneratorExp, cst.ListComp, cst.SetComp)):
+                    element = element.elt
+                if not isinstance(element, cst.Call):
+                    continue
+                if _last_name(element.func) in self.tables.spawners:
+                    inner = element.args[0].value if element.args else None
+                    yield inner if isinstance(inner, cst.Call) else None
+                else:
+                    yield element
+
+    def _winds_down(self, call: Optional[cst.Call]) -> bool:
+        words = set((_last_name(call.func) or "").split("_")) if call is not None else set()
+        return bool(words & self.tables.winding_down)
+
+
+def _last_name(node: cst.BaseExpression) -> Optional[str]:
+    dotted = dotted_name(node)
+    return dotted.rsplit(".", 1)[-1] if dotted else None
 
 
 def _iterated(node: cst.BaseExpression) -> Optional[str]:
