@@ -36,6 +36,7 @@ class _Tables:
         self.gather_calls: Set[str] = set(table["discarded-results"]["gather"])
         self.wait_calls: Set[str] = set(table["discarded-results"]["wait"])
         self.spawners: Set[str] = set(table["discarded-results"]["spawners"])
+        self.foreign: Set[str] = set(table["discarded-results"]["foreign"])
         self.winding_down: Set[str] = set(table["discarded-results"]["winding-down"])
 
 
@@ -375,7 +376,7 @@ class CleanupAndResults(Rule):
                 continue
             inside = {id(n) for n in descendants(node)}
             later = [n for n in ordered[index + 1:] if id(n) not in inside]  # after the statement
-            if self._looked_after(waited_on, ordered[:index], later, cancelled):
+            if self._looked_after(waited_on, ordered[:index], later, cancelled, name in self.tables.gather_calls):
                 continue
             if name in self.tables.gather_calls:
                 message = (f"`{_text(call.func)}(..., return_exceptions=True)` returns the failures as values "
@@ -414,7 +415,7 @@ class CleanupAndResults(Rule):
         return {name for name in found if name}
 
     def _looked_after(self, args: Sequence[cst.Arg], before: Sequence[cst.CSTNode], later: Sequence[cst.CSTNode],
-                      cancelled: Set[Optional[str]]) -> bool:
+                      cancelled: Set[Optional[str]], gathered: bool) -> bool:
         """Whether the awaited work is dealt with otherwise, or not this coroutine's to check:
         it was cancelled here (waiting for a cancellation to end is the point), is read again
         after the call (`if waiter.done(): waiter.result()`), was not started here (tasks and
@@ -425,34 +426,37 @@ class CleanupAndResults(Rule):
             return True
         if any(isinstance(node, (cst.Name, cst.Attribute)) and dotted_name(node) in references for node in later):
             return True
-        work = list(self._started_work(args, before, references))
+        work = list(self._started_work(args, before, references, gathered))
         return not work or any(self._winds_down(call) for call in work)
 
-    def _started_work(self, args: Sequence[cst.Arg], before: Sequence[cst.CSTNode], references: Set[str]
-                      ) -> Iterator[Optional[cst.Call]]:
+    def _started_work(self, args: Sequence[cst.Arg], before: Sequence[cst.CSTNode], references: Set[str],
+                      gathered: bool) -> Iterator[Optional[cst.Call]]:
         """The work the call waits for that this coroutine started: what it hands to a task
         spawner (`create_task(fetch(u))`; None when that is not a call) or a coroutine call
         gathered directly, in the arguments or in what the named list was built from."""
-        roots: List[cst.BaseExpression] = [arg.value for arg in args]
+        # (expression, whether a call there is itself the work: a coroutine gathered directly)
+        roots: List[Tuple[cst.BaseExpression, bool]] = [(arg.value, gathered and not arg.star) for arg in args]
         for node in before:
             if isinstance(node, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value in references
                                                     for t in node.targets):
-                roots.append(node.value)
+                roots.append((node.value, False))
             elif (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.args
                   and node.func.attr.value in self.tables.collectors and dotted_name(node.func.value) in references):
-                roots.append(node.args[0].value)
-        for root in roots:
-            gathered = root.elt if isinstance(root, (cst.GeneratorExp, cst.ListComp, cst.SetComp)) else root
-            elements = [e.value for e in gathered.elements] if isinstance(gathered, (cst.List, cst.Tuple, cst.Set)) else [gathered]
+                roots.append((node.args[0].value, False))
+        for root, direct in roots:
+            if isinstance(root, (cst.GeneratorExp, cst.ListComp, cst.SetComp)):
+                elements, direct = [root.elt], gathered
+            elif isinstance(root, (cst.List, cst.Tuple, cst.Set)):
+                elements, direct = [e.value for e in root.elements], gathered
+            else:
+                elements = [root]
             for element in elements:
-                if isinstance(element, (cst.GeneratorExp, cst.ListComp, cst.SetComp)):
-                    element = element.elt
-                if not isinstance(element, cst.Call):
+                if not isinstance(element, cst.Call) or _last_name(element.func) in self.tables.foreign:
                     continue
                 if _last_name(element.func) in self.tables.spawners:
                     inner = element.args[0].value if element.args else None
                     yield inner if isinstance(inner, cst.Call) else None
-                else:
+                elif direct:
                     yield element
 
     def _winds_down(self, call: Optional[cst.Call]) -> bool:
