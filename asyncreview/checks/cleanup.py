@@ -54,18 +54,6 @@ def _in_order(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
         stack.extend(reversed([child for child in inner_children(node) if not isinstance(child, _NESTED)]))
 
 
-def _first_await(node: cst.CSTNode) -> Optional[cst.Await]:
-    return next((n for n in _in_order(node) if isinstance(n, cst.Await)), None)
-
-
-def _last_await(node: cst.CSTNode) -> Optional[cst.Await]:
-    found = None
-    for inner in _in_order(node):
-        if isinstance(inner, cst.Await):
-            found = inner
-    return found
-
-
 def _statements(block: cst.BaseSuite) -> Sequence[cst.CSTNode]:
     if isinstance(block, cst.SimpleStatementSuite):
         return [cst.SimpleStatementLine(body=block.body)]
@@ -113,6 +101,7 @@ class CleanupAndResults(Rule):
         self.module_coroutines: Set[str] = set()
         self.method_coroutines: List[Set[str]] = [set()]  # per class: its `async def` methods
         self.reported: Set[int] = set()
+        self._results: Dict[int, Set[str]] = {}  # id of an await -> the names its result is bound to
 
     # -- scopes --------------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
@@ -196,7 +185,11 @@ class CleanupAndResults(Rule):
                 for small in statement.body:
                     if pending is not None and self._cleanup_call(small):
                         yield small, pending
-                    pending = _last_await(small) or pending
+                    awaited = self._raising_await(small)
+                    if awaited is not None:
+                        pending = awaited
+                        targets = small.targets if isinstance(small, cst.Assign) else [small] if isinstance(small, cst.AnnAssign) else []
+                        self._results[id(awaited)] = {n for t in targets for n in _names(t.target)}
             elif isinstance(statement, (cst.Try, cst.TryStar)):
                 # a nested `finally:` is where its author put cleanup on purpose: its own visit judges it
                 entry = pending
@@ -209,20 +202,35 @@ class CleanupAndResults(Rule):
                     yield from self._skipped(_statements(statement.orelse.body), after)
                     after = self._after or after
                 if statement.finalbody is not None:
-                    after = _last_await(statement.finalbody) or after
+                    after = self._raising_await(statement.finalbody) or after
                 pending = after
             elif isinstance(statement, (cst.If, cst.With, cst.For, cst.While)):
                 after = pending
+                # `ok = await reconnect()` then `if not ok: await self.disconnect()`: cleanup that
+                # depends on the await's result is not skipped by it, it follows from it
+                decided = isinstance(statement, cst.If) and pending is not None and bool(
+                    set(_names(statement.test)) & self._results.get(id(pending), set()))
                 for block in _blocks(statement):
-                    yield from self._skipped(_statements(block), pending)
+                    yield from self._skipped(_statements(block), None if decided else pending)
                     after = self._after or after
                 if not (isinstance(statement, cst.With) and self._suppresses(statement)):
                     pending = after
             elif not isinstance(statement, _NESTED):
-                pending = _last_await(statement) or pending
+                pending = self._raising_await(statement) or pending
         self._after = None if statements and _jumps(statements[-1]) else pending
 
     _after: Optional[cst.Await] = None
+
+    def _raising_await(self, node: cst.CSTNode) -> Optional[cst.Await]:
+        """The last await in `node` that can raise past it: not `gather(..., return_exceptions=True)`,
+        which is built not to (waiting for cancelled tasks to end, the shutdown idiom)."""
+        found = None
+        for inner in _in_order(node):
+            if isinstance(inner, cst.Await) and not (
+                    isinstance(inner.expression, cst.Call) and self._returns_exceptions(inner.expression)
+                    and self.names.qualify(inner.expression.func) in self.tables.gather_calls):
+                found = inner
+        return found
 
     # -- ARV510: sequential awaits that could run concurrently ---------------------------------
     def visit_For(self, node: cst.For) -> None:
