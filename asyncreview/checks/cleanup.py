@@ -243,10 +243,12 @@ class CleanupAndResults(Rule):
         smalls = [s.body[0] for s in body]  # type: ignore[attr-defined]
         awaited: Optional[cst.Await] = None
         if len(smalls) == 1:
-            awaited = self._collected(smalls[0], None)
+            stored = self._collected_value(smalls[0])
+            awaited = stored if isinstance(stored, cst.Await) else None
         elif len(smalls) == 2 and isinstance(smalls[0], cst.Assign) and len(smalls[0].targets) == 1:
-            result = smalls[0].targets[0].target
-            if isinstance(result, cst.Name) and isinstance(smalls[0].value, cst.Await) and self._collected(smalls[1], result.value):
+            result, stored = smalls[0].targets[0].target, self._collected_value(smalls[1])
+            if (isinstance(result, cst.Name) and isinstance(smalls[0].value, cst.Await)
+                    and isinstance(stored, cst.Name) and stored.value == result.value):
                 awaited = smalls[0].value
         if awaited is not None:
             # the result and the collection: an argument reading one depends on the previous iteration
@@ -274,22 +276,17 @@ class CleanupAndResults(Rule):
             return {e.value.value for e in target.elements}  # type: ignore[attr-defined]
         return None
 
-    def _collected(self, small: cst.BaseSmallStatement, result: Optional[str]) -> Optional[cst.Await]:
-        """The await a statement only collects (`out.append(await f(x))`, `out[x] = await f(x)`),
-        or, given `result`, whether it only collects that name; else None."""
-        value: Optional[cst.BaseExpression] = None
-        collection: Optional[cst.BaseExpression] = None
+    def _collected_value(self, small: cst.BaseSmallStatement) -> Optional[cst.BaseExpression]:
+        """What a statement only stores into a named collection (`out.append(v)`, `out[k] = v`)."""
         if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             call = small.value
-            if isinstance(call.func, cst.Attribute) and call.func.attr.value in self.tables.collectors and len(call.args) == 1:
-                collection, value = call.func.value, call.args[0].value
-        elif isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Subscript):
-            collection, value = small.targets[0].target.value, small.value
-        if collection is None or dotted_name(collection) is None:
-            return None
-        if result is not None:
-            return small if isinstance(value, cst.Name) and value.value == result else None  # type: ignore[return-value]
-        return value if isinstance(value, cst.Await) else None
+            if (isinstance(call.func, cst.Attribute) and call.func.attr.value in self.tables.collectors
+                    and len(call.args) == 1 and dotted_name(call.func.value)):
+                return call.args[0].value
+        elif (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Subscript)
+              and dotted_name(small.targets[0].target.value)):
+            return small.value
+        return None
 
     def _check_sequential(self, awaited: cst.Await, loop_names: Set[str], bound_here: Set[str]) -> None:
         """`bound_here`: names the loop body binds besides its target (the result): an argument
