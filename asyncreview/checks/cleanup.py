@@ -98,41 +98,46 @@ class CleanupAndResults(Rule):
         super().__init__(context)
         self.tables = _tables()
         self.coroutine_frames: List[bool] = [False]
-        self.module_coroutines: Set[str] = set()
-        self.method_coroutines: List[Set[str]] = [set()]  # per class: its `async def` methods
+        self.functions: List[Optional[cst.FunctionDef]] = [None]  # the function each frame is (None: class, lambda)
+        self.module_coroutines: Dict[str, cst.FunctionDef] = {}
+        self.method_coroutines: List[Dict[str, cst.FunctionDef]] = [{}]  # per class: its `async def` methods
+        self._does_io_memo: Dict[int, bool] = {}
+        self._facts_memo: Dict[int, "_FunctionFacts"] = {}
         self.reported: Set[int] = set()
         self._results: Dict[int, Set[str]] = {}  # id of an await -> the names its result is bound to
 
     # -- scopes --------------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
-        self.module_coroutines = {s.name.value for s in node.body
-                                  if isinstance(s, cst.FunctionDef) and s.asynchronous and self._does_io(s)}
+        self.module_coroutines = {s.name.value: s for s in node.body if isinstance(s, cst.FunctionDef) and s.asynchronous}
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.coroutine_frames.append(False)
-        self.method_coroutines.append({s.name.value for s in _statements(node.body)
-                                       if isinstance(s, cst.FunctionDef) and s.asynchronous and self._does_io(s)})
+        self.functions.append(None)
+        self.method_coroutines.append({s.name.value: s for s in _statements(node.body)
+                                       if isinstance(s, cst.FunctionDef) and s.asynchronous})
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self.coroutine_frames.pop()
+        self.functions.pop()
         self.method_coroutines.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.coroutine_frames.append(node.asynchronous is not None)
-        if node.asynchronous is None:
-            return
-        if node.name.value == "__aexit__":
+        self.functions.append(node)
+        if node.asynchronous is not None and node.name.value == "__aexit__":
             self._check_cleanup(_statements(node.body), "`__aexit__`")
-        self._check_discarded_results(node)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.coroutine_frames.pop()
+        self.functions.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.coroutine_frames.append(False)
+        self.functions.append(None)
 
     def leave_Lambda(self, node: cst.Lambda) -> None:
         self.coroutine_frames.pop()
+        self.functions.pop()
 
     # -- ARV509: cleanup a failure or a cancellation skips -------------------------------------
     def visit_Try(self, node: cst.Try) -> None:
@@ -321,11 +326,13 @@ class CleanupAndResults(Rule):
         class, through `self`) that awaits one: a coroutine that only converts or validates
         data gains nothing from running concurrently."""
         func = call.func
-        if isinstance(func, cst.Name) and func.value in self.module_coroutines and not any(
-                func.value in scope.bound for scope in self.names.scopes[1:]):  # not a local of that name
-            return True
-        if isinstance(func, cst.Attribute) and dotted_name(func.value) == "self" and func.attr.value in self.method_coroutines[-1]:
-            return True
+        coroutine = None
+        if isinstance(func, cst.Name) and not any(func.value in scope.bound for scope in self.names.scopes[1:]):
+            coroutine = self.module_coroutines.get(func.value)  # not a local of that name
+        elif isinstance(func, cst.Attribute) and dotted_name(func.value) == "self":
+            coroutine = self.method_coroutines[-1].get(func.attr.value)
+        if coroutine is not None:
+            return self._does_io(coroutine)
         return self._client_call(call) or self.names.qualify(func) in self.tables.io_calls
 
     def _client_call(self, call: cst.Call) -> bool:
@@ -339,59 +346,62 @@ class CleanupAndResults(Rule):
         return any(last.endswith(suffix) for suffix in self.tables.client_receivers)
 
     def _does_io(self, function: cst.FunctionDef) -> bool:
+        if id(function) not in self._does_io_memo:
+            self._does_io_memo[id(function)] = self._awaits_a_client(function)
+        return self._does_io_memo[id(function)]
+
+    def _awaits_a_client(self, function: cst.FunctionDef) -> bool:
         return any(isinstance(node, cst.Await) and isinstance(node.expression, cst.Call) and self._client_call(node.expression)
                    for node in descendants(function.body, _NESTED))
 
     # -- ARV511: failures gather/wait hand back that nobody reads ------------------------------
-    def _check_discarded_results(self, function: cst.FunctionDef) -> None:
-        ordered = list(_in_order(function.body))
-        cancelled = {dotted_name(n.func.value) for n in ordered if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
-                     and n.func.attr.value == "cancel"}
-        for node in ordered:
-            if isinstance(node, cst.For) and any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
-                                                 and n.func.attr.value == "cancel"
-                                                 and dotted_name(n.func.value) in (self._target_names(node.target) or ())
-                                                 for n in descendants(node.body)):
-                cancelled.add(_iterated(node.iter))  # `for task in pending.values(): task.cancel()`
-        reads: Dict[str, int] = {}
-        for node in descendants(function.body):  # closures read names too
-            if isinstance(node, cst.Name):
-                reads[node.value] = reads.get(node.value, 0) + 1
-        for index, node in enumerate(ordered):
-            if isinstance(node, cst.Expr):
+    def visit_Await(self, node: cst.Await) -> None:
+        call = node.expression
+        function = self.functions[-1]
+        if not self.coroutine_frames[-1] or function is None or not isinstance(call, cst.Call):
+            return
+        name = self.names.qualify(call.func)
+        if name in self.tables.wait_calls or (name in self.tables.gather_calls and self._returns_exceptions(call)):
+            self._check_discarded_results(function, node, name in self.tables.gather_calls)
+
+    def _facts(self, function: cst.FunctionDef) -> "_FunctionFacts":
+        if id(function) not in self._facts_memo:
+            self._facts_memo[id(function)] = _FunctionFacts(function, self._target_names)
+        return self._facts_memo[id(function)]
+
+    def _check_discarded_results(self, function: cst.FunctionDef, awaited: cst.Await, gathered: bool) -> None:
+        facts = self._facts(function)
+        call: cst.Call = awaited.expression  # type: ignore[assignment]
+        for index, node in enumerate(facts.ordered):
+            if isinstance(node, cst.Expr) and node.value is awaited:
                 targets: Sequence[cst.BaseExpression] = ()
-                value = node.value
-            elif isinstance(node, cst.Assign) and len(node.targets) == 1:
-                targets, value = self._elements(node.targets[0].target), node.value
-            else:
-                continue
-            call = value.expression if isinstance(value, cst.Await) else None
-            if not isinstance(call, cst.Call):
-                continue
-            name = self.names.qualify(call.func)
-            if name in self.tables.gather_calls and self._returns_exceptions(call):
-                waited_on = [arg for arg in call.args if arg.keyword is None]
-                if any(not _unread(t, reads) for t in targets):
-                    continue
-            elif name in self.tables.wait_calls:
-                waited_on = list(call.args[:1])
-                if targets and not _unread(targets[0], reads):
-                    continue
-            else:
-                continue
-            inside = {id(n) for n in descendants(node)}
-            later = [n for n in ordered[index + 1:] if id(n) not in inside]  # after the statement
-            if self._looked_after(waited_on, ordered[:index], later, cancelled, name in self.tables.gather_calls):
-                continue
-            if name in self.tables.gather_calls:
-                message = (f"`{_text(call.func)}(..., return_exceptions=True)` returns the failures as values "
-                           f"and nothing reads them: every exception of these awaitables is silently lost; "
-                           f"check the results (`isinstance(result, BaseException)`) or drop return_exceptions")
-            else:
-                message = (f"`{_text(call.func)}()` never raises: failures stay in the tasks of its done set, "
-                           f"which is never checked here, so they are lost (asyncio only logs \"Task "
-                           f"exception was never retrieved\"); call `.result()` on the done tasks")
-            self.report(call, message, code="ARV511", kind="gather" if name in self.tables.gather_calls else "wait")
+                break
+            if isinstance(node, cst.Assign) and node.value is awaited and len(node.targets) == 1:
+                targets = self._elements(node.targets[0].target)
+                break
+        else:
+            return  # returned, passed on or part of an expression: the result is used
+        if gathered:
+            waited_on = [arg for arg in call.args if arg.keyword is None]
+            if any(not _unread(t, facts.reads) for t in targets):
+                return
+        else:
+            waited_on = list(call.args[:1])
+            if targets and not _unread(targets[0], facts.reads):
+                return
+        inside = {id(n) for n in descendants(node)}
+        later = [n for n in facts.ordered[index + 1:] if id(n) not in inside]  # after the statement
+        if self._looked_after(waited_on, facts.ordered[:index], later, facts.cancelled, gathered):
+            return
+        if gathered:
+            message = (f"`{_text(call.func)}(..., return_exceptions=True)` returns the failures as values "
+                       f"and nothing reads them: every exception of these awaitables is silently lost; "
+                       f"check the results (`isinstance(result, BaseException)`) or drop return_exceptions")
+        else:
+            message = (f"`{_text(call.func)}()` never raises: failures stay in the tasks of its done set, "
+                       f"which is never checked here, so they are lost (asyncio only logs \"Task "
+                       f"exception was never retrieved\"); call `.result()` on the done tasks")
+        self.report(call, message, code="ARV511", kind="gather" if gathered else "wait")
 
     @staticmethod
     def _elements(target: cst.BaseAssignTargetExpression) -> Sequence[cst.BaseExpression]:
@@ -481,6 +491,27 @@ def _iterated(node: cst.BaseExpression) -> Optional[str]:
             return dotted_name(node.func.value)
         return dotted_name(node.args[0].value) if node.args else None
     return dotted_name(node)
+
+
+class _FunctionFacts:
+    """What ARV511 reads of a coroutine, gathered once and only for one that gathers or waits:
+    its nodes in order, the tasks it cancels and how often each name is written."""
+
+    def __init__(self, function: cst.FunctionDef, target_names) -> None:
+        self.ordered = list(_in_order(function.body))
+        self.cancelled: Set[Optional[str]] = {
+            dotted_name(n.func.value) for n in self.ordered
+            if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "cancel"}
+        for node in self.ordered:
+            if isinstance(node, cst.For) and any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                                                 and n.func.attr.value == "cancel"
+                                                 and dotted_name(n.func.value) in (target_names(node.target) or ())
+                                                 for n in descendants(node.body)):
+                self.cancelled.add(_iterated(node.iter))  # `for task in pending.values(): task.cancel()`
+        self.reads: Dict[str, int] = {}
+        for node in descendants(function.body):  # closures read names too
+            if isinstance(node, cst.Name):
+                self.reads[node.value] = self.reads.get(node.value, 0) + 1
 
 
 def _unread(target: cst.BaseExpression, reads: Dict[str, int]) -> bool:
