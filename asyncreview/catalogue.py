@@ -70,6 +70,7 @@ class RuleDoc:
     # mistake (ARV404, a retry loop that swallows cancellation, over ARV501, any swallow).
     supersedes: Tuple[str, ...] = field(default=())
     fixed: Tuple[FixedExample, ...] = field(default=())
+    refuted_by: str = ""  # what in the code would make a finding wrong: told to the LLM reviewer
 
     @property
     def help_uri(self) -> str:
@@ -110,8 +111,17 @@ def rule_docs(family: str) -> Dict[str, RuleDoc]:
                              tuple(sorted((k, v) for k, v in item.items() if k not in ("before", "after", "applicability"))))
                 for item in entry.get("fixed", [])
             ),
+            refuted_by=_optional_text(entry, "refuted_by", f"{family}/{code}"),
         )
     return docs
+
+
+def _optional_text(entry: Dict[str, Any], key: str, where: str) -> str:
+    """An optional entry field: absent is empty; present, it must be non-empty text."""
+    value = entry.get(key, "")
+    if key in entry and (not isinstance(value, str) or not value.strip()):
+        raise ValueError(f"rules/{where}: `{key}` must be non-empty text")
+    return " ".join(value.split())
 
 
 def find_doc(code: str, families: List[str]) -> Optional[RuleDoc]:

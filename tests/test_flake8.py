@@ -119,3 +119,19 @@ def test_coding_cookie_and_crlf_columns_agree_with_the_cli(app, cli):
     (finding,) = cli("--format", "json", "legacy.py", cwd=app.root).json()["findings"]
     assert (finding["line"], finding["column"]) == (6, 15)
     assert completed.stdout.startswith("legacy.py:6:15: ARV201"), completed.stdout + completed.stderr
+
+
+def test_the_cleanup_and_results_rules_have_flake8_codes(app):
+    app.write("cleanup.py", (
+        "import asyncio\n\n"
+        "async def stop(lock, conn, users):\n"
+        "    try:\n"
+        "        await conn.run()\n"
+        "    finally:\n"
+        "        await conn.flush()\n"
+        "        lock.release()\n"
+        "    await asyncio.gather(*(u.notify() for u in users), return_exceptions=True)\n"
+    ))
+    completed = flake8(app.root, "--select", "ARV509,ARV511", "cleanup.py")
+    codes = sorted(line.split(": ", 1)[1].split()[0] for line in completed.stdout.splitlines())
+    assert codes == ["ARV509", "ARV511"], completed.stdout + completed.stderr

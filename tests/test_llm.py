@@ -730,3 +730,31 @@ def test_a_confirmed_regrade_changes_the_reported_severity_and_the_exit_code(llm
     assert llm("--llm", "--fail-on", "critical", ".").code == 1
     write_project(project, 1, markers={0: "FAKE:regrade-warning"})
     assert llm("--llm", "--fail-on", "critical", ".").code == 0  # only a reviewed WARNING is left
+
+
+def test_the_rules_refuted_by_text_reaches_the_request(llm, fake, project):
+    """The catalogue tells the reviewer what would refute a finding (ARV510: ordering, rate
+    limits, data dependencies); a rule without that text sends no such key."""
+    from asyncreview.catalogue import rule_docs
+
+    project.write("pyproject.toml", '[project]\nname = "p"\nrequires-python = ">=3.11"\n')
+    project.write("app.py", (
+        "import asyncio\n\n"
+        "async def fetch_user(session, uid):\n"
+        "    return await session.get(f'/users/{uid}')\n\n"
+        "async def fetch_all(session, ids):\n"
+        "    return [await fetch_user(session, uid) for uid in ids]\n\n"
+        "async def legacy():\n"
+        "    return asyncio.get_event_loop()\n"
+    ))
+    project.write("old.py", "import asyncio\n\nasync def deadline():\n    async with asyncio.timeout(1):\n        pass\n")
+    project.write("pyproject.toml", '[project]\nname = "p"\nrequires-python = ">=3.9"\n')
+    result = llm("--llm", "--format", "json", "--select", "ARV510,ARV504,ARV101", ".")
+    assert result.out.startswith("{"), result.err
+    assert sorted(f["code"] for f in result.json()["findings"]) == ["ARV101", "ARV504", "ARV510"], result.err
+    sent = {finding_document(body)["rule"]["code"]: finding_document(body)["rule"] for body in fake.bodies}
+    for code in ("ARV510", "ARV504"):
+        expected = rule_docs("correctness")[code].refuted_by
+        assert expected and sent[code]["refuted_by"] == expected
+    assert "rate limits" in sent["ARV510"]["refuted_by"]
+    assert "refuted_by" not in sent["ARV101"]

@@ -9,6 +9,7 @@ import re
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
+from asyncreview.checks.cleanup import CleanupAndResults, _tables as cleanup_tables
 from asyncreview.checks.correctness import CoroutineCorrectness, _tables as correctness_tables
 from asyncreview.checks.compat import VersionCompat, _tables as compat_tables, _version
 from asyncreview.checks.loop_compat import ChangedBehaviour, _changed
@@ -133,6 +134,42 @@ def test_correctness_handlers_need_a_catcher_of_cancellation():
     assert admits("async def f():\n    try:\n        await g()\n    finally:\n        return 1\n")
     assert not admits("async def f():\n    try:\n        await g()\n    except ValueError:\n        pass\n")
     assert admits("async def f(loop):\n    loop.run_until_complete(g())\n")
+
+
+# ARV509-511: each needs an `await` in a coroutine; the cleanup calls, gather and wait are
+# admitted however they are written, and the cleanup rule needs a place for cleanup.
+def _admits_cleanup(text):
+    return admitted_rules(text.encode(), (CleanupAndResults,), settings_for([CleanupAndResults])) == (CleanupAndResults,)
+
+
+@pytest.mark.parametrize("name", sorted(cleanup_tables().cleanup_calls))
+def test_every_cleanup_function_passes_the_prefilter_in_a_finally_however_it_is_written(name):
+    for source in _spellings(name):
+        assert _admits_cleanup("async def f(x):\n    try:\n        await x\n    finally:\n        pass\n" + source), source
+        assert not _admits_cleanup("def f(x):\n    try:\n        x()\n    finally:\n        pass\n" + source), source
+
+
+@pytest.mark.parametrize("method", sorted(cleanup_tables().cleanup_methods))
+def test_every_cleanup_method_passes_in_finally_except_and_aexit(method):
+    for place in ("try:\n        pass\n    finally:", "try:\n        pass\n    except:", "if __aexit__:"):
+        assert _admits_cleanup(f"async def f(x):\n    await x\n    {place}\n        x.{method}()\n")
+    assert not _admits_cleanup(f"async def f(x):\n    await x\n    x.{method}()\n")  # no place for cleanup
+
+
+@pytest.mark.parametrize("name", sorted({*cleanup_tables().gather_calls, *cleanup_tables().wait_calls}))
+def test_gather_and_wait_pass_the_prefilter_however_they_are_written(name):
+    for source in _spellings(name):
+        call = source.replace("(x)", "(x, return_exceptions=True)")
+        assert _admits_cleanup(f"async def f():\n    await g()\n{call}"), call
+
+
+def test_gather_needs_return_exceptions_to_pass():
+    assert not _admits_cleanup("import asyncio\nasync def f(x):\n    await asyncio.gather(x)\n")
+
+
+def test_sequential_awaits_need_a_loop_or_a_comprehension():
+    assert _admits_cleanup("async def f(ids):\n    return [await g(i) for i in ids]\n")
+    assert not _admits_cleanup("async def f(ids):\n    return await g(ids)\n")
 
 
 def test_a_returned_type_is_written_with_the_call_that_returns_it():

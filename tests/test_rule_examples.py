@@ -64,3 +64,20 @@ def test_documented_fix(rule, code, number, example):
 
 def test_fixed_examples_are_documented_for_the_fixes_that_exist():
     assert {code for _, code, _, _ in FIXED} >= {"ARV201", "ARV504"}
+
+
+def test_every_correctness_rule_says_what_would_refute_it():
+    from asyncreview.catalogue import rule_docs
+
+    for code, doc in rule_docs("correctness").items():
+        assert len(doc.refuted_by) > 20, f"{code} needs a `refuted_by` for the LLM reviewer"
+
+
+@pytest.mark.parametrize("value", ["", "   ", 7, ["a list"]])
+def test_a_refuted_by_that_is_not_text_is_a_catalogue_error(value):
+    from asyncreview.catalogue import _optional_text
+
+    with pytest.raises(ValueError, match="refuted_by"):
+        _optional_text({"refuted_by": value}, "refuted_by", "correctness/ARV999")
+    assert _optional_text({}, "refuted_by", "correctness/ARV999") == ""
+    assert _optional_text({"refuted_by": " a\n  b "}, "refuted_by", "correctness/ARV999") == "a b"

@@ -10,6 +10,9 @@ from asyncreview.plugins import hookimpl
 
 @hookimpl
 def asyncreview_rules() -> List[type]:
-    from asyncreview.checks import blocking, compat, correctness, loop_compat, resources, retry
+    from asyncreview.checks import blocking, cleanup, compat, correctness, loop_compat, resources, retry
 
-    return [*compat.RULES, *blocking.RULES, *resources.RULES, *retry.RULES, *correctness.RULES, *loop_compat.RULES]
+    return [
+        *compat.RULES, *blocking.RULES, *resources.RULES, *retry.RULES, *correctness.RULES, *cleanup.RULES,
+        *loop_compat.RULES,
+    ]
