@@ -55,6 +55,7 @@ class RuleDoc:
     summary: str
     rationale: str
     examples: Tuple[Example, ...] = field(default=())
+    refuted_by: str = ""  # for the LLM reviewer: what in the code around would make the finding wrong
 
     @property
     def help_uri(self) -> str:
@@ -89,6 +90,7 @@ def rule_docs(family: str) -> Dict[str, RuleDoc]:
             summary=entry["summary"],
             rationale=entry["rationale"].strip(),
             examples=tuple(examples),
+            refuted_by=entry.get("refuted_by", "").strip(),
         )
     return docs
 

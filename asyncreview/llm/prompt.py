@@ -162,6 +162,8 @@ def build_job(finding, doc, settings: LLMSettings, target: str) -> Job:
         "summary": _cut(doc.summary, MAX_FIELD_CHARS) if doc else "",
         "rationale": _cut(doc.rationale, 2 * MAX_FIELD_CHARS) if doc else "",
     }
+    if doc and doc.refuted_by:
+        rule["refuted_by"] = _cut(doc.refuted_by, MAX_FIELD_CHARS)
     document = {
         "rule": rule,
         "finding": {

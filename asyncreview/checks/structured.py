@@ -1,0 +1,196 @@
+"""ARV506-508: structured concurrency. A generator that yields out of a TaskGroup, a timeout or
+(async generators) any context manager; a timeout around code that never suspends; `return`,
+`break` or `continue` inside a TaskGroup, which waits for the group's tasks before it acts.
+
+Which context managers are task groups, timeouts and cancel scopes, and which decorators make a
+generator a context manager or a fixture, are data in rules/correctness/knowledge.toml."""
+
+from __future__ import annotations
+
+import functools
+from typing import List, Optional, Set
+
+import libcst as cst
+
+from asyncreview.catalogue import load_table
+from asyncreview.checks.correctness import _suspends, _walk
+from asyncreview.config import Settings, _string_list
+from asyncreview.names import dotted_name, mention_pairs
+from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Words
+
+
+class _Tables:
+    def __init__(self) -> None:
+        table = load_table("correctness", "knowledge")["scopes"]
+        self.task_groups: Set[str] = set(table["task-groups"])
+        self.timeouts: Set[str] = set(table["timeouts"])
+        self.scopes: Set[str] = self.task_groups | self.timeouts | set(table["cancel-scopes"])
+        self.generator_decorators: Set[str] = set(table["generator-decorators"])
+
+
+@functools.lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    return _Tables()
+
+
+class _Block:
+    """A `with` item or a loop the walk is in, within one function."""
+    __slots__ = ("scope", "is_loop")
+
+    def __init__(self, scope: Optional[str], is_loop: bool = False) -> None:
+        self.scope = scope  # the qualified name of a task group / timeout / cancel scope, else None
+        self.is_loop = is_loop
+
+
+class _Frame:
+    __slots__ = ("is_async", "checks_yields", "blocks")
+
+    def __init__(self, is_async: bool, checks_yields: bool) -> None:
+        self.is_async = is_async
+        self.checks_yields = checks_yields  # a generator that is not a context manager or fixture
+        self.blocks: List[_Block] = []
+
+
+class StructuredConcurrency(Rule):
+    codes = ("ARV506", "ARV507", "ARV508")
+    family = "correctness"
+    options = {"extend-generator-decorators": _string_list}
+
+    @classmethod
+    def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
+        # Every finding is inside a `with`: a yield (ARV506, any context manager in an async
+        # generator) or a scope the tables name.
+        return AllOf(Words("with"), (Words("yield"), Paired(mention_pairs(_tables().scopes))))
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.tables = _tables()
+        self.frames: List[_Frame] = [_Frame(False, False)]
+        extra = context.settings.option("extend-generator-decorators") or []
+        self.generator_decorators = self.tables.generator_decorators | set(extra)
+
+    # -- scopes --------------------------------------------------------------------------------
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        is_generator = any(isinstance(n, cst.Yield) for n in _walk(node.body))
+        exempt = any(self._decorator_names(d.decorator) & self.generator_decorators for d in node.decorators)
+        self.frames.append(_Frame(node.asynchronous is not None, is_generator and not exempt))
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.frames.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.frames.append(_Frame(False, False))
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self.frames.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.frames.append(_Frame(False, False))
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.frames.pop()
+
+    def _decorator_names(self, node: cst.BaseExpression) -> Set[Optional[str]]:
+        """The decorator's qualified name, and as written (a decorator the module defines)."""
+        if isinstance(node, cst.Call):  # `@pytest.fixture(scope="module")`
+            node = node.func
+        return {self.names.qualify(node), dotted_name(node)}
+
+    def _scope_of(self, item: cst.BaseExpression) -> Optional[str]:
+        name = self.names.qualify(item.func) if isinstance(item, cst.Call) else None
+        return name if name in self.tables.scopes else None
+
+    # -- blocks --------------------------------------------------------------------------------
+    def visit_With(self, node: cst.With) -> None:
+        frame = self.frames[-1]
+        for index, item in enumerate(node.items):
+            scope = self._scope_of(item.item)
+            frame.blocks.append(_Block(scope))
+            # `async with timeout(5), client:` awaits the client's enter and exit inside the timeout
+            enters_later = node.asynchronous is not None and index < len(node.items) - 1
+            if scope in self.tables.timeouts and frame.is_async and not enters_later and not _checkpointed(node.body):
+                self.report(
+                    item.item,
+                    f"`{scope}()` around code that never suspends: a timeout can only cancel the "
+                    f"block at an `await`, so it never fires here and whatever is slow inside runs "
+                    f"to the end; await inside it, or remove it",
+                    code="ARV507", kind=scope,  # type: ignore[arg-type]
+                )
+
+    def leave_With(self, node: cst.With) -> None:
+        del self.frames[-1].blocks[-len(node.items):]
+
+    def visit_For(self, node: cst.For) -> None:
+        self.frames[-1].blocks.append(_Block(None, is_loop=True))
+
+    def leave_For(self, node: cst.For) -> None:
+        self.frames[-1].blocks.pop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self.frames[-1].blocks.append(_Block(None, is_loop=True))
+
+    def leave_While(self, node: cst.While) -> None:
+        self.frames[-1].blocks.pop()
+
+    # -- ARV506: yield out of a context --------------------------------------------------------
+    def visit_Yield(self, node: cst.Yield) -> None:
+        frame = self.frames[-1]
+        if not frame.checks_yields:
+            return
+        scopes = [block.scope for block in frame.blocks if block.scope is not None]
+        if scopes:
+            message = (
+                f"`yield` inside `{scopes[-1]}()`: the generator is suspended with the scope still "
+                f"open, so its cancellation (a timeout, a failing child task) lands in whatever "
+                f"code the consumer runs meanwhile, or the scope is never closed; yield after the "
+                f"block, or make this an `@asynccontextmanager`"
+            )
+        elif frame.is_async and any(not block.is_loop for block in frame.blocks):
+            message = (
+                "`yield` inside a `with` block of an async generator: if the consumer stops "
+                "iterating (break, an exception, a cancellation), the block's cleanup waits until "
+                "the generator is closed or garbage-collected, in an unknown task or never; "
+                "use `@asynccontextmanager`, or `contextlib.aclosing()` at the consumer"
+            )
+        else:
+            return
+        self.report(node, message, code="ARV506", kind="scope" if scopes else "with")
+
+    # -- ARV508: leaving a task group ----------------------------------------------------------
+    def visit_Return(self, node: cst.Return) -> None:
+        group = next((b.scope for b in self.frames[-1].blocks if b.scope in self.tables.task_groups), None)
+        if group is not None:
+            self._report_leaving(node, "return", group)
+
+    def visit_Break(self, node: cst.Break) -> None:
+        self._check_loop_exit(node, "break")
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        self._check_loop_exit(node, "continue")
+
+    def _check_loop_exit(self, node: cst.CSTNode, keyword: str) -> None:
+        """`break`/`continue` leave a task group only when the loop is outside it."""
+        for block in reversed(self.frames[-1].blocks):
+            if block.is_loop:
+                return
+            if block.scope in self.tables.task_groups:
+                self._report_leaving(node, keyword, block.scope)  # type: ignore[arg-type]
+                return
+
+    def _report_leaving(self, node: cst.CSTNode, keyword: str, group: str) -> None:
+        self.report(
+            node,
+            f"`{keyword}` inside `{group}()` does not act at once: leaving the block waits for every "
+            f"task of the group to finish (forever, if one serves until cancelled), and a task that "
+            f"fails meanwhile replaces it with an exception group; cancel the tasks first or "
+            f"`{keyword}` after the block",
+            code="ARV508", kind=keyword,
+        )
+
+
+def _checkpointed(body: cst.CSTNode) -> bool:
+    """Whether a block can be cancelled: it suspends, or yields to a caller that may."""
+    return _suspends(body) or any(isinstance(n, cst.Yield) for n in _walk(body))
+
+
+RULES = [StructuredConcurrency]
