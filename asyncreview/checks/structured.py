@@ -8,12 +8,12 @@ generator a context manager or a fixture, are data in rules/correctness/knowledg
 from __future__ import annotations
 
 import functools
-from typing import List, Optional, Set
+from typing import Iterator, List, Optional, Set
 
 import libcst as cst
 
 from asyncreview.catalogue import load_table
-from asyncreview.checks.correctness import _suspends, _walk
+from asyncreview.checks.correctness import _NESTED, _suspends, _walk
 from asyncreview.config import Settings, _string_list
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Words
@@ -26,6 +26,8 @@ class _Tables:
         self.timeouts: Set[str] = set(table["timeouts"])
         self.scopes: Set[str] = self.task_groups | self.timeouts | set(table["cancel-scopes"])
         self.generator_decorators: Set[str] = set(table["generator-decorators"])
+        self.closing_calls: Set[str] = set(table["closing-calls"])
+        self.resources: Set[str] = set(load_table("resources", "constructors")["constructors"])
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,11 +37,13 @@ def _tables() -> _Tables:
 
 class _Block:
     """A `with` item or a loop the walk is in, within one function."""
-    __slots__ = ("scope", "is_loop")
+    __slots__ = ("scope", "is_loop", "holds", "waits")
 
-    def __init__(self, scope: Optional[str], is_loop: bool = False) -> None:
+    def __init__(self, scope: Optional[str], is_loop: bool = False, holds: bool = False) -> None:
         self.scope = scope  # the qualified name of a task group / timeout / cancel scope, else None
         self.is_loop = is_loop
+        self.holds = holds  # a `with` whose exit releases something (ARV506 in an async generator)
+        self.waits: Set[int] = set()  # task groups: ids of the statements reached with a task running
 
 
 class _Frame:
@@ -100,12 +104,26 @@ class StructuredConcurrency(Rule):
         name = self.names.qualify(item.func) if isinstance(item, cst.Call) else None
         return name if name in self.tables.scopes else None
 
+    def _holds(self, item: cst.BaseExpression, asynchronous: bool) -> bool:
+        """Whether leaving this `with` item releases something: any async context manager but
+        `aclosing(inner)` (the inner generator closes with this one), a sync one that opens a
+        resource the resources tables know."""
+        if not isinstance(item, cst.Call):
+            return asynchronous
+        name = self.names.qualify(item.func) or self.names.builtin(item.func) or dotted_name(item.func) or ""
+        if asynchronous:
+            return name.rsplit(".", 1)[-1] not in self.tables.closing_calls
+        return name in self.tables.resources or self.names.call_result_type(item) in self.tables.resources
+
     # -- blocks --------------------------------------------------------------------------------
     def visit_With(self, node: cst.With) -> None:
         frame = self.frames[-1]
         for index, item in enumerate(node.items):
             scope = self._scope_of(item.item)
-            frame.blocks.append(_Block(scope))
+            block = _Block(scope, holds=self._holds(item.item, node.asynchronous is not None))
+            if scope in self.tables.task_groups:
+                block.waits = _reached_with_tasks(node.body, item.asname)
+            frame.blocks.append(block)
             # `async with timeout(5), client:` awaits the client's enter and exit inside the timeout
             enters_later = node.asynchronous is not None and index < len(node.items) - 1
             if scope in self.tables.timeouts and frame.is_async and not enters_later and not _checkpointed(node.body):
@@ -145,7 +163,7 @@ class StructuredConcurrency(Rule):
                 f"code the consumer runs meanwhile, or the scope is never closed; yield after the "
                 f"block, or make this an `@asynccontextmanager`"
             )
-        elif frame.is_async and any(not block.is_loop for block in frame.blocks):
+        elif frame.is_async and any(block.holds for block in frame.blocks):
             message = (
                 "`yield` inside a `with` block of an async generator: if the consumer stops "
                 "iterating (break, an exception, a cancellation), the block's cleanup waits until "
@@ -158,7 +176,7 @@ class StructuredConcurrency(Rule):
 
     # -- ARV508: leaving a task group ----------------------------------------------------------
     def visit_Return(self, node: cst.Return) -> None:
-        group = next((b.scope for b in self.frames[-1].blocks if b.scope in self.tables.task_groups), None)
+        group = next((b.scope for b in self.frames[-1].blocks if id(node) in b.waits), None)
         if group is not None:
             self._report_leaving(node, "return", group)
 
@@ -174,7 +192,8 @@ class StructuredConcurrency(Rule):
             if block.is_loop:
                 return
             if block.scope in self.tables.task_groups:
-                self._report_leaving(node, keyword, block.scope)  # type: ignore[arg-type]
+                if id(node) in block.waits:
+                    self._report_leaving(node, keyword, block.scope)  # type: ignore[arg-type]
                 return
 
     def _report_leaving(self, node: cst.CSTNode, keyword: str, group: str) -> None:
@@ -186,6 +205,34 @@ class StructuredConcurrency(Rule):
             f"`{keyword}` after the block",
             code="ARV508", kind=keyword,
         )
+
+
+def _in_order(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The nodes under `node` in source order, in the same function."""
+    yield node
+    for child in node.children:
+        if not isinstance(child, _NESTED):
+            yield from _in_order(child)
+
+
+def _reached_with_tasks(body: cst.CSTNode, asname: Optional[cst.AsName]) -> Set[int]:
+    """The `return`/`break`/`continue` statements of a task group's block that come after a task
+    was started in it (`group.create_task(...)`, `nursery.start_soon(...)`, the group passed to a
+    call) and no `.cancel()` since: those that wait for running tasks."""
+    handle = asname.name.value if asname is not None and isinstance(asname.name, cst.Name) else None
+    if handle is None:
+        return set()  # `async with TaskGroup():` starts no task
+    running, waiting = False, set()
+    for node in _in_order(body):
+        if isinstance(node, cst.Call):
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "cancel":
+                running = False
+            elif (isinstance(node.func, cst.Attribute) and dotted_name(node.func.value) == handle) or any(
+                    dotted_name(arg.value) == handle for arg in node.args):
+                running = True
+        elif running and isinstance(node, (cst.Return, cst.Break, cst.Continue)):
+            waiting.add(id(node))
+    return waiting
 
 
 def _checkpointed(body: cst.CSTNode) -> bool:
