@@ -219,8 +219,8 @@ class CoroutineCorrectness(Rule):
                     message += ", or put `except asyncio.CancelledError: raise` before it"
                 self.swallows.append(_Swallow(handler, message, self.context.statements[-1], self.context.place,
                                               awaited, _final_call(handler)))
-            if self._names_cancellation(handler.type):
-                break  # later handlers never see the cancellation
+            if catcher is not None:
+                break  # later handlers never see the cancellation (after `except BaseException:`, nothing)
 
     def leave_Module(self, node: cst.Module) -> None:
         """Judge the handlers now that the whole file is known: awaiting a task the file cancels

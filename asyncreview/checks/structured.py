@@ -1,6 +1,7 @@
-"""ARV506-508: structured concurrency. A generator that yields out of a TaskGroup, a timeout or
-(async generators) any context manager; a timeout around code that never suspends; `return`,
-`break` or `continue` inside a TaskGroup, which waits for the group's tasks before it acts.
+"""ARV506-507: structured concurrency. A generator that yields out of a TaskGroup, a timeout or
+(async generators) a context manager that holds something; a timeout around code that never
+suspends. (Leaving a TaskGroup by `return`/`break`/`continue`, flake8-async's ASYNC121, is not a
+rule: in asyncio it waits for the group's tasks and loses nothing; see benchmarks/README.md.)
 
 Which context managers are task groups, timeouts and cancel scopes, and which decorators make a
 generator a context manager or a fixture, are data in rules/correctness/knowledge.toml."""
@@ -8,12 +9,12 @@ generator a context manager or a fixture, are data in rules/correctness/knowledg
 from __future__ import annotations
 
 import functools
-from typing import Iterator, List, Optional, Set
+from typing import List, Optional, Set
 
 import libcst as cst
 
 from asyncreview.catalogue import load_table
-from asyncreview.checks.correctness import _NESTED, _suspends, _walk
+from asyncreview.checks.correctness import _suspends, _walk
 from asyncreview.config import Settings, _string_list
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Words
@@ -22,9 +23,8 @@ from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Words
 class _Tables:
     def __init__(self) -> None:
         table = load_table("correctness", "knowledge")["scopes"]
-        self.task_groups: Set[str] = set(table["task-groups"])
         self.timeouts: Set[str] = set(table["timeouts"])
-        self.scopes: Set[str] = self.task_groups | self.timeouts | set(table["cancel-scopes"])
+        self.scopes: Set[str] = set(table["task-groups"]) | self.timeouts | set(table["cancel-scopes"])
         self.generator_decorators: Set[str] = set(table["generator-decorators"])
         self.closing_calls: Set[str] = set(table["closing-calls"])
         self.resources: Set[str] = set(load_table("resources", "constructors")["constructors"])
@@ -36,14 +36,12 @@ def _tables() -> _Tables:
 
 
 class _Block:
-    """A `with` item or a loop the walk is in, within one function."""
-    __slots__ = ("scope", "is_loop", "holds", "waits")
+    """A `with` item the walk is in, within one function."""
+    __slots__ = ("scope", "holds")
 
-    def __init__(self, scope: Optional[str], is_loop: bool = False, holds: bool = False) -> None:
+    def __init__(self, scope: Optional[str], holds: bool) -> None:
         self.scope = scope  # the qualified name of a task group / timeout / cancel scope, else None
-        self.is_loop = is_loop
         self.holds = holds  # a `with` whose exit releases something (ARV506 in an async generator)
-        self.waits: Set[int] = set()  # task groups: ids of the statements reached with a task running
 
 
 class _Frame:
@@ -56,15 +54,14 @@ class _Frame:
 
 
 class StructuredConcurrency(Rule):
-    codes = ("ARV506", "ARV507", "ARV508")
+    codes = ("ARV506", "ARV507")
     family = "correctness"
     options = {"extend-generator-decorators": _string_list}
 
     @classmethod
     def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
-        # Every finding is inside a `with`: a yield (ARV506, any context manager in an async
-        # generator) or a scope the tables name.
-        return AllOf(Words("with"), (Words("yield"), Paired(mention_pairs(_tables().scopes))))
+        # Every finding is inside a `with`: a yield (ARV506) or a timeout (ARV507).
+        return AllOf(Words("with"), (Words("yield"), Paired(mention_pairs(_tables().timeouts))))
 
     def __init__(self, context) -> None:
         super().__init__(context)
@@ -120,10 +117,7 @@ class StructuredConcurrency(Rule):
         frame = self.frames[-1]
         for index, item in enumerate(node.items):
             scope = self._scope_of(item.item)
-            block = _Block(scope, holds=self._holds(item.item, node.asynchronous is not None))
-            if scope in self.tables.task_groups:
-                block.waits = _reached_with_tasks(node.body, item.asname)
-            frame.blocks.append(block)
+            frame.blocks.append(_Block(scope, self._holds(item.item, node.asynchronous is not None)))
             # `async with timeout(5), client:` awaits the client's enter and exit inside the timeout
             enters_later = node.asynchronous is not None and index < len(node.items) - 1
             if scope in self.tables.timeouts and frame.is_async and not enters_later and not _checkpointed(node.body):
@@ -137,18 +131,6 @@ class StructuredConcurrency(Rule):
 
     def leave_With(self, node: cst.With) -> None:
         del self.frames[-1].blocks[-len(node.items):]
-
-    def visit_For(self, node: cst.For) -> None:
-        self.frames[-1].blocks.append(_Block(None, is_loop=True))
-
-    def leave_For(self, node: cst.For) -> None:
-        self.frames[-1].blocks.pop()
-
-    def visit_While(self, node: cst.While) -> None:
-        self.frames[-1].blocks.append(_Block(None, is_loop=True))
-
-    def leave_While(self, node: cst.While) -> None:
-        self.frames[-1].blocks.pop()
 
     # -- ARV506: yield out of a context --------------------------------------------------------
     def visit_Yield(self, node: cst.Yield) -> None:
@@ -173,66 +155,6 @@ class StructuredConcurrency(Rule):
         else:
             return
         self.report(node, message, code="ARV506", kind="scope" if scopes else "with")
-
-    # -- ARV508: leaving a task group ----------------------------------------------------------
-    def visit_Return(self, node: cst.Return) -> None:
-        group = next((b.scope for b in self.frames[-1].blocks if id(node) in b.waits), None)
-        if group is not None:
-            self._report_leaving(node, "return", group)
-
-    def visit_Break(self, node: cst.Break) -> None:
-        self._check_loop_exit(node, "break")
-
-    def visit_Continue(self, node: cst.Continue) -> None:
-        self._check_loop_exit(node, "continue")
-
-    def _check_loop_exit(self, node: cst.CSTNode, keyword: str) -> None:
-        """`break`/`continue` leave a task group only when the loop is outside it."""
-        for block in reversed(self.frames[-1].blocks):
-            if block.is_loop:
-                return
-            if block.scope in self.tables.task_groups:
-                if id(node) in block.waits:
-                    self._report_leaving(node, keyword, block.scope)  # type: ignore[arg-type]
-                return
-
-    def _report_leaving(self, node: cst.CSTNode, keyword: str, group: str) -> None:
-        self.report(
-            node,
-            f"`{keyword}` inside `{group}()` does not act at once: leaving the block waits for every "
-            f"task of the group to finish (forever, if one serves until cancelled), and a task that "
-            f"fails meanwhile replaces it with an exception group; cancel the tasks first or "
-            f"`{keyword}` after the block",
-            code="ARV508", kind=keyword,
-        )
-
-
-def _in_order(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """The nodes under `node` in source order, in the same function."""
-    yield node
-    for child in node.children:
-        if not isinstance(child, _NESTED):
-            yield from _in_order(child)
-
-
-def _reached_with_tasks(body: cst.CSTNode, asname: Optional[cst.AsName]) -> Set[int]:
-    """The `return`/`break`/`continue` statements of a task group's block that come after a task
-    was started in it (`group.create_task(...)`, `nursery.start_soon(...)`, the group passed to a
-    call) and no `.cancel()` since: those that wait for running tasks."""
-    handle = asname.name.value if asname is not None and isinstance(asname.name, cst.Name) else None
-    if handle is None:
-        return set()  # `async with TaskGroup():` starts no task
-    running, waiting = False, set()
-    for node in _in_order(body):
-        if isinstance(node, cst.Call):
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "cancel":
-                running = False
-            elif (isinstance(node.func, cst.Attribute) and dotted_name(node.func.value) == handle) or any(
-                    dotted_name(arg.value) == handle for arg in node.args):
-                running = True
-        elif running and isinstance(node, (cst.Return, cst.Break, cst.Continue)):
-            waiting.add(id(node))
-    return waiting
 
 
 def _checkpointed(body: cst.CSTNode) -> bool:
