@@ -174,3 +174,46 @@ def test_findings_by_rule_lists_what_changed_between_two_runs(tmp_path):
     changes = bench("diff", tmp_path / "before.json", tmp_path / "after.json")
     assert "new: 1\n  ARV201: 1 (beta-2.0 1)" in changes and "time.sleep(2)" in changes
     assert "gone: 1\n  ARV201: 1 (alpha-1.0 1)" in changes
+
+
+def test_the_structured_parity_benchmark_maps_flake8_async_marks_to_our_lines(tmp_path):
+    """A hand-written excerpt in the eval files' format (not flake8-async's files): `# error:`
+    lines, an explicit `# ASYNC104:` mark on the statement that leaves a handler, a module-level
+    handler that only the asyncio adaptation puts in reach of a cancellation."""
+    from benchmarks.flake8_async_structured import SUBJECTS, adapt, measure
+
+    (tmp_path / "async100_asyncio.py").write_text(textwrap.dedent(
+        """
+        import asyncio
+
+
+        async def foo():
+            async with asyncio.timeout(1):  # error: 15, "asyncio", "timeout"
+                ...
+            async with asyncio.timeout(1):  # safe
+                await foo()
+        """), encoding="utf-8")
+    (tmp_path / "async104.py").write_text(textwrap.dedent(
+        """\
+        # ARG --enable=ASYNC103,ASYNC104
+        try:
+            ...
+        except BaseException:  # ASYNC103_trio: 7, "BaseException"
+            ...
+
+        def foo():
+            try:
+                ...
+            except BaseException:
+                return  # error: 8
+        """), encoding="utf-8")
+    assert adapt("def f():\n    try:\n        ...\n").splitlines()[1:] == [
+        "    async def f():", "        try:", "            await sleep(0)"]
+    subject = {s.code: s for s in SUBJECTS}
+    timeouts = measure(subject["ASYNC100"], tmp_path, tmp_path, adapted=False)
+    assert (timeouts.expected, timeouts.found, timeouts.flagged, timeouts.right) == (1, 1, 1, 1)
+    as_they_are = measure(subject["ASYNC104"]._replace(files=("async104.py",)), tmp_path, tmp_path, adapted=False)
+    assert (as_they_are.expected, as_they_are.found, as_they_are.flagged) == (1, 0, 0)
+    adapted = measure(subject["ASYNC104"]._replace(files=("async104.py",)), tmp_path, tmp_path, adapted=True)
+    # the `return` at line 11 counts through its handler (line 10), which ARV501 reports
+    assert (adapted.expected, adapted.found, adapted.flagged, adapted.right) == (1, 1, 2, 2)

@@ -21,7 +21,7 @@ from asyncreview.store import RESULTS_STORE
 from conftest import SCRIPT
 
 REPO = Path(__file__).resolve().parent.parent
-CODE = "import asyncio\n\n\nasync def main():\n    async with asyncio.timeout(1):\n        pass\n"
+CODE = "import asyncio\n\n\nasync def main():\n    async with asyncio.timeout(1):\n        await asyncio.sleep(0)\n"
 DB = f"{RESULTS_STORE}.sqlite"
 
 

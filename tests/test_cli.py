@@ -160,11 +160,11 @@ def test_noqa_on_line_and_statement_start(cli, project):
 
         async def a():
             async with asyncio.timeout(1):  # noqa: ARV101
-                pass
+                await asyncio.sleep(0)
 
         async def b():
             async with asyncio.timeout(1):  # noqa
-                pass
+                await asyncio.sleep(0)
 
         async def c():
             await asyncio.gather(  # noqa: ARV1
@@ -173,7 +173,7 @@ def test_noqa_on_line_and_statement_start(cli, project):
 
         async def d():
             async with asyncio.timeout(1):  # noqa: ARV2
-                pass
+                await asyncio.sleep(0)
         """,
     )
     result = cli("--format", "json", "--target-version", "3.8", ".", cwd=project.root)

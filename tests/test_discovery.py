@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, example, given, settings, strategies
 
 from asyncreview import discovery
 
-GOOD = "import asyncio\n\n\nasync def main():\n    async with asyncio.timeout(1):\n        pass\n"
+GOOD = "import asyncio\n\n\nasync def main():\n    async with asyncio.timeout(1):\n        await asyncio.sleep(0)\n"
 RUN = ("--format", "json", "--no-cache", "--target-version", "3.10", ".")
 
 

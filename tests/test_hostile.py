@@ -8,7 +8,7 @@ import pytest
 from asyncreview import discovery, pipeline
 from asyncreview.config import Overrides
 
-GOOD = "import asyncio\n\n\nasync def main():\n    async with asyncio.timeout(1):\n        pass\n"
+GOOD = "import asyncio\n\n\nasync def main():\n    async with asyncio.timeout(1):\n        await asyncio.sleep(0)\n"
 H = "import asyncio\n"
 
 

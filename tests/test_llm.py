@@ -582,7 +582,7 @@ def test_a_huge_function_or_line_is_cut_to_size(llm, fake, project):
     project.write("pyproject.toml", '[project]\nname = "p"\nrequires-python = ">=3.9"\n')
     filler = "".join(f"    value_{n} = '{'z' * 300}'\n" for n in range(3000))
     minified = "    blob = '" + "m" * 2_000_000 + "'\n"
-    project.write("app.py", "import asyncio\n\nasync def big():\n" + filler + minified + "    async with asyncio.timeout(1):\n        pass\n" + filler)
+    project.write("app.py", "import asyncio\n\nasync def big():\n" + filler + minified + "    async with asyncio.timeout(1):\n        await asyncio.sleep(0)\n" + filler)
     result = llm("--llm", "--format", "json", ".")
     (review,) = reviews(result).values()
     assert review["verdict"] == "confirmed"

@@ -262,3 +262,21 @@ def test_review_cache_writes_in_groups_and_on_close(tmp_path):
         assert reopened.get_many(["first", "last"]) == {"first": review, "last": review}
     finally:
         reopened.close()
+
+
+def test_the_reviewer_is_told_what_would_refute_a_rule_that_says_so(tmp_path):
+    import json
+
+    from asyncreview.catalogue import rule_docs
+
+    source = "import asyncio\n\nasync def ticks():\n    async with asyncio.timeout(9):\n        yield 1\n"
+    doc = rule_docs("correctness")["ARV506"]
+    finding = Finding(str(tmp_path / "m.py"), 5, 9, 5, 16, "ARV506", Severity.WARNING, "yield inside", "        yield 1")
+    (tmp_path / "m.py").write_text(source)
+    content = build_job(finding, doc, LLMSettings(), "3.11").params["messages"][0]["content"]
+    rule = json.loads(content[content.index("{"):content.rindex("}") + 1])["rule"]
+    assert doc.refuted_by and rule["refuted_by"] == doc.refuted_by
+    # a rule without one sends no empty field
+    without = build_job(_finding(tmp_path, "import time\n\nasync def f():\n    time.sleep(1)\n"), rule_docs("blocking")["ARV201"],
+                        LLMSettings(), "3.9").params["messages"][0]["content"]
+    assert "refuted_by" not in without

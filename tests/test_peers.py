@@ -126,13 +126,32 @@ async def sample(path, cmd, fd, url):
     except asyncio.CancelledError:
         print(path)
     return log.read(), zipped.read(), scratch.read()
+
+
+async def structured(path, cmd):
+    async with asyncio.timeout(1):
+        print(path)
+
+
+async def ticks(path):
+    async with asyncio.timeout(1):
+        yield path
+    with open(path) as handle:
+        yield handle
+    try:
+        await asyncio.sleep(1)
+    except BaseException:
+        try:
+            await asyncio.sleep(1)
+        finally:
+            return
 '''
 
 
 def _peer_reports(folder: Path) -> set:
     """(line, code) that the real flake8-async and ruff report in sample.py."""
     flake8 = subprocess.run(
-        [sys.executable, "-m", "flake8", "--select", "ASYNC103,ASYNC2,ASYNC300", "--format", "%(row)d %(code)s", "sample.py"],
+        [sys.executable, "-m", "flake8", "--select", "ASYNC100,ASYNC101,ASYNC103,ASYNC104,ASYNC119,ASYNC2,ASYNC300", "--format", "%(row)d %(code)s", "sample.py"],
         cwd=folder, capture_output=True, text=True,
     )
     ruff = subprocess.run(

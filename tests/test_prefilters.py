@@ -15,6 +15,7 @@ from asyncreview.checks.compat import VersionCompat, _tables as compat_tables, _
 from asyncreview.checks.loop_compat import ChangedBehaviour, _changed
 from asyncreview.checks.resources import Resources, _tables as resources_tables
 from asyncreview.checks.retry import BroadRetry, _tables as retry_tables
+from asyncreview.checks.structured import StructuredConcurrency, _tables as structured_tables
 from asyncreview.engine import admitted_rules
 from asyncreview.names import mention_pairs, returns_table
 from asyncreview.plugins import all_rules
@@ -298,3 +299,13 @@ def test_every_changed_behaviour_name_passes_its_prefilter_however_it_is_written
     # and not where no supported Python warns: the promise is tight
     quiet = settings_for([ChangedBehaviour], target="3.8", newest="3.9")
     assert admitted_rules(f"import asyncio\n{name}(x)\n".encode(), (ChangedBehaviour,), quiet) == ()
+
+
+@pytest.mark.parametrize("name", sorted(structured_tables().timeouts))
+def test_every_timeout_passes_the_structured_prefilter_with_a_with(name):
+    """ARV507 needs a `with` and a timeout of the table, however it is imported; ARV506 a yield."""
+    settings = settings_for([StructuredConcurrency])
+    for source in _spellings(name):
+        assert admitted_rules(("with x:\n    pass\n" + source).encode(), (StructuredConcurrency,), settings) == (StructuredConcurrency,), source
+    assert admitted_rules(f"import asyncio, trio, anyio\n{name}(x)\n".encode(), (StructuredConcurrency,), settings) == ()
+    assert admitted_rules(b"async def f(lock):\n    async with lock:\n        yield 1\n", (StructuredConcurrency,), settings)

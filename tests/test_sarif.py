@@ -133,7 +133,7 @@ def test_unreadable_files_become_diagnostic_results(cli, app):
 def test_llm_review_goes_into_properties(cli, app):
     fake = FakeAnthropic().start()
     try:
-        app.write("pkg/app.py", "import asyncio\n\n\nasync def main():\n    async with asyncio.timeout(3):\n        pass\n")
+        app.write("pkg/app.py", "import asyncio\n\n\nasync def main():\n    async with asyncio.timeout(3):\n        await asyncio.sleep(0)\n")
         env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-ant-test"}
         result = cli("--format", "sarif", "--llm", cwd=app.root, env=env)
     finally:

@@ -220,8 +220,8 @@ class CoroutineCorrectness(Rule):
                     message += ", or put `except asyncio.CancelledError: raise` before it"
                 self.swallows.append(_Swallow(handler, message, self.context.statements[-1], self.context.place,
                                               awaited, _final_call(handler)))
-            if self._names_cancellation(handler.type):
-                break  # later handlers never see the cancellation
+            if catcher is not None:
+                break  # later handlers never see the cancellation (after `except BaseException:`, nothing)
 
     def leave_Module(self, node: cst.Module) -> None:
         """Judge the handlers now that the whole file is known: awaiting a task the file cancels
@@ -281,14 +281,14 @@ class CoroutineCorrectness(Rule):
         return None
 
     def _propagates(self, handler: cst.ExceptHandler) -> bool:
-        """A handler that raises (the exception or another: the task still ends, not silently) or
-        that calls `uncancel()` (it took the cancellation back on purpose)."""
+        """A handler that raises on every way out of it (the exception or another: the task still
+        ends, not silently) or that calls `uncancel()` (it took the cancellation back on purpose).
+        `if closing: return` before the `raise`, or a `raise` only in a branch, swallows it on
+        the other path (flake8-async's ASYNC103/104 read handlers so too)."""
         for node in _walk(handler.body):
-            if isinstance(node, cst.Raise):
-                return True
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in self.tables.deliberate:
                 return True
-        return False
+        return _ends_in_raise(handler.body.body)
 
     # -- ARV502: thread locks ------------------------------------------------------------------
     def _thread_lock(self, node: cst.BaseExpression) -> Optional[str]:
@@ -376,6 +376,78 @@ def _always_raises(statements: Sequence[cst.CSTNode]) -> bool:
         other_body = [other] if isinstance(other, cst.If) else list(other.body.body)
         return _always_raises(list(last.body.body)) and _always_raises(other_body)
     return False
+
+
+def _ends_in_raise(statements: Sequence[cst.CSTNode], loops_back: bool = False) -> bool:
+    """Whether running these statements always ends in `raise`: a statement that does (`raise`, an
+    if/else, try, with, match or loop every way of which does) comes before any that may leave the
+    block otherwise (`return`, or `break`/`continue` of a loop around it; in the body of a loop
+    that surely runs, `continue` only runs it again). Loops may not run."""
+    for statement in statements:
+        if _raises_always(statement, loops_back):
+            return True
+        if _may_leave(statement, loops_back):
+            return False
+    return False
+
+
+def _may_leave(statement: cst.CSTNode, loops_back: bool) -> bool:
+    if isinstance(statement, _LOOPS):  # its own break/continue stay in it
+        return any(isinstance(n, cst.Return) for n in _walk(statement))
+    return any(not (loops_back and isinstance(n, cst.Continue)) for n in _leaving_statements(statement))
+
+
+def _raises_always(statement: cst.CSTNode, loops_back: bool = False) -> bool:
+    if isinstance(statement, cst.SimpleStatementLine):
+        for small in statement.body:
+            if isinstance(small, cst.Raise):
+                return True
+            if isinstance(small, (cst.Return, cst.Break, cst.Continue)):
+                return False
+        return False
+    if isinstance(statement, cst.If):
+        other = statement.orelse
+        if other is None:
+            return False
+        other_body = [other] if isinstance(other, cst.If) else list(other.body.body)
+        return _ends_in_raise(statement.body.body, loops_back) and _ends_in_raise(other_body, loops_back)
+    if isinstance(statement, cst.With):
+        return _ends_in_raise(statement.body.body, loops_back)
+    if isinstance(statement, (cst.Try, cst.TryStar)):
+        if statement.finalbody is not None and _ends_in_raise(statement.finalbody.body.body, loops_back):
+            return True
+        return _ends_in_raise(statement.body.body, loops_back) and all(
+            _ends_in_raise(h.body.body, loops_back) for h in statement.handlers)
+    if isinstance(statement, _LOOPS):
+        # `else:` runs unless the loop breaks; the body runs at least once over a literal that is
+        # not empty, or under `while True:`
+        inner = [n for n in _walk(statement.body) if isinstance(n, _LOOPS)]
+        breaks = any(isinstance(n, cst.Break) for n in _walk(statement.body, inner))
+        if statement.orelse is not None and not breaks and _ends_in_raise(statement.orelse.body.body, loops_back):
+            return True
+        runs = _non_empty(statement.iter) if isinstance(statement, cst.For) else _is_true(statement.test)
+        return runs and _ends_in_raise(statement.body.body, loops_back=isinstance(statement, cst.While))
+    if isinstance(statement, cst.Match):
+        last = statement.cases[-1] if statement.cases else None
+        irrefutable = last is not None and isinstance(last.pattern, cst.MatchAs) and last.pattern.pattern is None and last.guard is None
+        return irrefutable and all(_ends_in_raise(case.body.body, loops_back) for case in statement.cases)
+    return False
+
+
+def _non_empty(node: cst.BaseExpression) -> bool:
+    """A list, tuple, set or dict display with an element (or unpacking one that has), `range(3)`."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "range" and len(node.args) == 1:
+        count = node.args[0].value
+        return isinstance(count, cst.Integer) and count.evaluated_value > 0
+    if isinstance(node, cst.Dict):
+        return bool(node.elements)
+    if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+        return any(not isinstance(e, cst.StarredElement) or _non_empty(e.value) for e in node.elements)
+    return False
+
+
+def _is_true(node: cst.BaseExpression) -> bool:
+    return (isinstance(node, cst.Name) and node.value == "True") or (isinstance(node, cst.Integer) and node.value != "0")
 
 
 def _final_call(handler: cst.ExceptHandler) -> Optional[str]:
