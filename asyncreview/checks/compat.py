@@ -12,6 +12,7 @@ import libcst as cst
 
 from asyncreview.catalogue import load_table
 from asyncreview.config import Settings, Version, format_version, parse_version
+from asyncreview.checks import compat_fixes
 from asyncreview.checks.fstrings import needs_pep701
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Words
@@ -263,6 +264,10 @@ class VersionCompat(VersionGuards, Rule):
         self.comprehensions: List[Optional[_Comprehension]] = []  # None: a scope of its own
         self.first_iterables: List[cst.CompFor] = []
         self.fstrings_reported: List[bool] = []  # per enclosing f-string: reported already
+        self.called: Dict[int, cst.Call] = {}  # id of a call's callee -> the call (for fixes)
+        self.entered: Dict[int, cst.With] = {}  # id of an `async with` item's call -> the statement
+        self.awaited: Set[int] = set()  # ids of awaited expressions
+        self.caught: List[Set[str]] = []  # per enclosing try body: what its handlers catch
 
     # -- bookkeeping -----------------------------------------------------------------------------
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
@@ -353,7 +358,22 @@ class VersionCompat(VersionGuards, Rule):
     def _check_api(self, node: cst.CSTNode, name: str) -> None:
         entry = self.tables["api"].get(name)
         if entry is not None:
-            self._flag_new(node, name, entry, "ARV101")
+            self._flag_new(node, name, entry, "ARV101", fix=self._new_api_fix(node, entry))
+
+    def _new_api_fix(self, node: cst.CSTNode, entry: Dict[str, Any]) -> Optional[Any]:
+        """ARV101's fix, where the entry has one and the flagged name is called in its shape."""
+        fix = entry.get("fix")
+        call = self.called.get(id(node)) if fix else None
+        if call is None or not self._replacement_runs(fix) or any(set(fix.get("unless-caught", ())) & caught for caught in self.caught):
+            return None
+        if "call" in fix:
+            return compat_fixes.call_rewrite(fix, call) if id(call) in self.awaited or not fix.get("awaited") else None
+        statement = self.entered.get(id(call))
+        return compat_fixes.async_with_rewrite(fix, statement, call) if statement is not None else None
+
+    def _replacement_runs(self, fix: Dict[str, Any]) -> bool:
+        """A replacement that itself needs a newer Python than the project's (`needs`) is no fix."""
+        return all(_version(self.tables["api"][name]) <= self.target for name in fix.get("needs", ()))
 
     def _check_removed(self, node: cst.CSTNode, name: str) -> None:
         entry = self.tables["removed"].get(name)
@@ -362,14 +382,17 @@ class VersionCompat(VersionGuards, Rule):
         removed = _version(entry, "removed")
         if self.newest < removed or self._is_old_guarded(removed):
             return
+        fix = entry.get("fix")
         self.report(
             node,
             f"`{name}` was removed in Python {entry['removed']}, which the project supports "
             f"(up to {format_version(self.newest)}; {self._origin()}). Instead: {entry['alternative']}.",
             code="ARV104",
+            fix=compat_fixes.reference_rewrite(fix, node) if fix and self._replacement_runs(fix) else None,
         )
 
-    def _flag_new(self, node: cst.CSTNode, name: str, entry: Dict[str, str], code: str, kind: str = "") -> None:
+    def _flag_new(self, node: cst.CSTNode, name: str, entry: Dict[str, str], code: str, kind: str = "",
+                  fix: Optional[Any] = None) -> None:
         added = _version(entry)
         if added <= self.target or self._is_new_guarded(added):
             return
@@ -380,12 +403,14 @@ class VersionCompat(VersionGuards, Rule):
             f"({self._origin()}). Instead: {entry['alternative']}, or guard it with "
             f"`if sys.version_info >= ({added[0]}, {added[1]}):`.",
             code=code,
+            fix=fix,
         )
 
     def _origin(self) -> str:
         return self.context.settings.target_origin
 
     def visit_Call(self, node: cst.Call) -> None:
+        self.called[id(node.func)] = node
         callee = self._qualify_reference(node.func)
         if callee is None:
             return
@@ -414,6 +439,7 @@ class VersionCompat(VersionGuards, Rule):
                         f"`{callee}({keyword}=...)` was removed in Python {entry['removed']}, which the project "
                         f"supports (up to {format_version(self.newest)}; {self._origin()}). Instead: {entry['alternative']}.",
                         code="ARV104",
+                        fix=compat_fixes.drop_keyword(node, arg) if entry.get("fix") == "drop" else None,
                     )
 
     # -- syntax (ARV103): which construct is which key of rules/compat/syntax.toml --------------
@@ -525,7 +551,25 @@ class VersionCompat(VersionGuards, Rule):
         if type(decorator) is not cst.Name or decorator.lpar:  # type: ignore[attr-defined]
             self._syntax(node.decorator, "relaxed-decorators")
 
+    def visit_Try_body(self, node: cst.Try) -> None:
+        super().visit_Try_body(node)
+        caught: Set[str] = set()
+        for handler in node.handlers:
+            types = handler.type.elements if isinstance(handler.type, cst.Tuple) else [handler.type] if handler.type else []
+            caught.update(filter(None, (dotted_name(item.value if isinstance(item, cst.Element) else item) for item in types)))
+        self.caught.append(caught)
+
+    def leave_Try_body(self, node: cst.Try) -> None:
+        super().leave_Try_body(node)
+        self.caught.pop()
+
+    visit_TryStar_body = visit_Try_body
+    leave_TryStar_body = leave_Try_body
+
     def visit_With(self, node: cst.With) -> None:
+        if node.asynchronous is not None:
+            for item in node.items:
+                self.entered[id(item.item)] = node
         if not isinstance(node.lpar, cst.LeftParen):
             return
         if any(item.asname is not None for item in node.items):
@@ -604,6 +648,7 @@ class VersionCompat(VersionGuards, Rule):
         self.comprehensions.pop()
 
     def visit_Await(self, node: cst.Await) -> None:
+        self.awaited.add(id(node.expression))
         if self.comprehensions and self.comprehensions[-1] is not None:
             self.comprehensions[-1].asynchronous = True
 

@@ -1,0 +1,97 @@
+"""Edge cases of the rule fixes of rules/compat (ARV101, ARV104) and rules/resources (ARV305),
+ARV105 and ARV505: where a fix would be wrong, none is offered. Run through the real engine and
+fixer (`fixed_text`); the documented before -> after examples run in tests/test_rule_examples.py."""
+
+from asyncreview.checks.compat import VersionCompat
+from asyncreview.testing import findings_for, fixed_text
+
+
+def _unchanged(code, rules, target="3.9"):
+    return fixed_text(code, rules, True, target) == code
+
+
+def test_timeout_with_more_than_one_awaited_statement_or_a_bound_name_is_not_fixed():
+    code = '''import asyncio
+
+async def main(reader):
+    async with asyncio.timeout(5):
+        await reader.read(1)
+        await reader.read(2)
+    async with asyncio.timeout(5) as scope:
+        await reader.read(3)
+    async with asyncio.timeout(5):
+        data = len(await reader.read(4))
+'''
+    assert [f.code for f in findings_for(code, [VersionCompat], "3.10")] == ["ARV101"] * 3
+    assert _unchanged(code, [VersionCompat], "3.10")
+
+
+def test_timeout_under_a_handler_of_the_builtin_timeout_error_is_not_fixed():
+    code = '''import asyncio
+
+async def main(reader):
+    try:
+        async with asyncio.timeout(5):
+            await reader.read(1)
+    except (ValueError, TimeoutError):
+        pass
+'''
+    assert _unchanged(code, [VersionCompat], "3.10")
+    caught_by_asyncio = code.replace("(ValueError, TimeoutError)", "asyncio.TimeoutError")
+    assert "await asyncio.wait_for(reader.read(1), 5)" in fixed_text(caught_by_asyncio, [VersionCompat], True, "3.10")
+
+
+def test_a_comment_on_the_timeout_line_is_kept_by_giving_no_fix():
+    code = '''import asyncio
+
+async def main(reader):
+    async with asyncio.timeout(5):  # the peer is slow
+        await reader.read(1)
+'''
+    assert _unchanged(code, [VersionCompat], "3.10")
+
+
+def test_timeout_keyword_delay_and_an_aliased_import():
+    code = '''import asyncio as aio
+
+async def main(reader):
+    async with aio.timeout(delay=2.5):
+        return await reader.read(1)  # one read
+'''
+    assert fixed_text(code, [VersionCompat], True, "3.10") == '''import asyncio as aio
+
+async def main(reader):
+    return await aio.wait_for(reader.read(1), 2.5)  # one read
+'''
+
+
+def test_to_thread_not_awaited_at_once_is_not_fixed():
+    code = '''import asyncio
+
+async def main(path):
+    pending = asyncio.to_thread(read, path)
+    await asyncio.gather(asyncio.to_thread(read, path))
+    return await pending
+'''
+    assert _unchanged(code, [VersionCompat], "3.8")
+
+
+def test_removed_api_imported_by_name_and_unsafe_fixes_not_asked():
+    from_import = '''from asyncio import Task
+
+def names():
+    return [task.get_name() for task in Task.all_tasks()]
+'''
+    fixed = fixed_text(from_import, [VersionCompat], True, "3.8")
+    assert "import asyncio\nfrom asyncio import Task" in fixed and "in asyncio.all_tasks()]" in fixed
+    assert fixed_text(from_import, [VersionCompat], False, "3.8") == from_import
+
+
+def test_loop_keyword_dropped_first_middle_and_last():
+    code = '''import asyncio
+
+def make(loop):
+    return asyncio.Queue(loop=loop, maxsize=2), asyncio.Lock(loop=loop), asyncio.Semaphore(3, loop=loop)
+'''
+    assert fixed_text(code, [VersionCompat], True, "3.8").splitlines()[-1] == (
+        "    return asyncio.Queue(maxsize=2), asyncio.Lock(), asyncio.Semaphore(3)")
