@@ -17,8 +17,9 @@ from asyncreview.finding import SAFE, UNSAFE, Edit, Fix
 
 # What goes in a node's place: a node, code, or a function of the local names of the modules the
 # rewrite imports (`lambda names: f"await {names['asyncio']}.sleep(1)"`), called only when the
-# finding is located.
-Replacement = Union[cst.CSTNode, str, Callable[[Mapping[str, str]], Union[cst.CSTNode, str]]]
+# finding is located. A function may return a list: statements put in a small statement's place,
+# one a line, indented as the reported statement is.
+Replacement = Union[cst.CSTNode, str, Callable[[Mapping[str, str]], Union[cst.CSTNode, str, List[Union[cst.CSTNode, str]]]]]
 
 
 class Rewrite:
@@ -26,21 +27,26 @@ class Rewrite:
     name, imported at the top of the file when the file does not import them already (the
     replacement then gets the name the file binds them to, `aio` for `import asyncio as aio`)."""
 
-    __slots__ = ("changes", "applicability", "imports")
+    __slots__ = ("changes", "applicability", "imports", "prelude")
 
     def __init__(self, changes: Sequence[Tuple[cst.CSTNode, Replacement]], applicability: str = SAFE,
-                 imports: Sequence[str] = ()) -> None:
+                 imports: Sequence[str] = (), prelude: Optional[Replacement] = None) -> None:
         self.changes = tuple(changes)
         self.applicability = applicability
         self.imports = tuple(imports)
+        # A module-level statement the replacements need (`_background_tasks = set()`), put above
+        # the first top-level statement after the imports; two fixes adding the same one add it once.
+        self.prelude = prelude
 
     @classmethod
-    def safe(cls, *changes: Tuple[cst.CSTNode, Replacement], imports: Sequence[str] = ()) -> "Rewrite":
-        return cls(changes, SAFE, imports)
+    def safe(cls, *changes: Tuple[cst.CSTNode, Replacement], imports: Sequence[str] = (),
+             prelude: Optional[Replacement] = None) -> "Rewrite":
+        return cls(changes, SAFE, imports, prelude)
 
     @classmethod
-    def unsafe(cls, *changes: Tuple[cst.CSTNode, Replacement], imports: Sequence[str] = ()) -> "Rewrite":
-        return cls(changes, UNSAFE, imports)
+    def unsafe(cls, *changes: Tuple[cst.CSTNode, Replacement], imports: Sequence[str] = (),
+               prelude: Optional[Replacement] = None) -> "Rewrite":
+        return cls(changes, UNSAFE, imports, prelude)
 
 
 def module_names(module: cst.Module, wanted: Sequence[str], bound: Callable[[str], bool]) -> Optional[Dict[str, Tuple[str, bool]]]:
@@ -85,6 +91,18 @@ def import_spot(module: cst.Module) -> Optional[cst.CSTNode]:
     return None
 
 
+def prelude_spot(module: cst.Module) -> Optional[cst.CSTNode]:
+    """The top-level statement a new module-level definition goes above: the first after the
+    docstring and the imports that open the file."""
+    for index, statement in enumerate(module.body):
+        if isinstance(statement, cst.SimpleStatementLine) and all(isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body):
+            continue
+        if index == 0 and import_spot(module) is not statement:  # the docstring
+            continue
+        return statement
+    return None
+
+
 def _code(module: cst.Module, node: cst.CSTNode, indent: str) -> str:
     """A replacement node's code as it will sit in its block: a line break inside brackets is
     indented as that block is (`module.code_for_node` would start such lines at column 0)."""
@@ -110,19 +128,31 @@ def build_fix(rewrite: Rewrite, module: cst.Module, where: Callable[[cst.CSTNode
         span = where(node)
         if span is None:
             return None
-        if callable(replacement) and not isinstance(replacement, cst.CSTNode):
-            replacement = replacement(local)
-        code = _code(module, replacement, indent) if isinstance(replacement, cst.CSTNode) else replacement
         (line, column), (end_line, end_column) = span
-        edits.append(Edit(line, column + 1, end_line, end_column + 1, code))
+        edits.append(Edit(line, column + 1, end_line, end_column + 1, _generated(module, replacement, local, indent)))
+    inserted: Dict[int, str] = {}  # line -> text put above it
     missing = [name for name, (_, add) in names.items() if add]
     if missing:
         spot = import_spot(module)
         span = where(spot) if spot is not None else None
         if span is None:
             return None
-        line = span[0][0]
-        text = "".join(f"import {name}{module.default_newline}" for name in sorted(missing))
-        edits.append(Edit(line, 1, line, 1, text))
+        inserted[span[0][0]] = "".join(f"import {name}{module.default_newline}" for name in sorted(missing))
+    if rewrite.prelude is not None:
+        spot = prelude_spot(module)
+        span = where(spot) if spot is not None else None
+        if span is None:
+            return None
+        code = _generated(module, rewrite.prelude, local, "")
+        inserted[span[0][0]] = inserted.get(span[0][0], "") + code + module.default_newline * 3
+    edits.extend(Edit(line, 1, line, 1, text) for line, text in inserted.items())
     edits.sort(key=lambda edit: (edit.start, edit.end))
     return Fix(rewrite.applicability, edits)
+
+
+def _generated(module: cst.Module, replacement: Replacement, local: Mapping[str, str], indent: str) -> str:
+    if callable(replacement) and not isinstance(replacement, cst.CSTNode):
+        replacement = replacement(local)  # type: ignore[assignment]
+    if isinstance(replacement, list):
+        return (module.default_newline + indent).join(_generated(module, part, local, indent) for part in replacement)
+    return _code(module, replacement, indent) if isinstance(replacement, cst.CSTNode) else replacement  # type: ignore[return-value]

@@ -95,3 +95,43 @@ def make(loop):
 '''
     assert fixed_text(code, [VersionCompat], True, "3.8").splitlines()[-1] == (
         "    return asyncio.Queue(maxsize=2), asyncio.Lock(), asyncio.Semaphore(3)")
+
+
+def test_dropped_tasks_in_one_pass_share_one_set_and_a_second_fix_changes_nothing():
+    from asyncreview.checks.resources import Resources
+
+    code = '''import asyncio
+
+async def a():
+    asyncio.create_task(job())
+
+async def b():
+    asyncio.ensure_future(job())
+'''
+    fixed = fixed_text(code, [Resources], True)
+    assert fixed.count("_background_tasks: set[asyncio.Task] = set()") == 1
+    assert fixed.count("_background_tasks.add(task)") == 2
+    assert fixed_text(fixed, [Resources], True) == fixed
+    assert findings_for(fixed, [Resources]) == []
+
+
+def test_dropped_task_on_a_shared_line_or_with_the_set_name_taken_is_not_fixed():
+    from asyncreview.checks.resources import Resources
+
+    shared = '''import asyncio
+
+async def a(ready):
+    if ready: asyncio.create_task(job())
+    log(); asyncio.create_task(job())
+'''
+    assert _unchanged(shared, [Resources])
+    taken = '''import asyncio
+
+_background_tasks = []
+_running_background_tasks = {}
+
+async def a():
+    asyncio.create_task(job())
+'''
+    assert [f.code for f in findings_for(taken, [Resources])] == ["ARV305"]
+    assert _unchanged(taken, [Resources])

@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from asyncreview.catalogue import load_table
+from asyncreview.checks.resource_fixes import keep_task
 from asyncreview.config import Settings
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Substrings, Words
@@ -343,6 +344,7 @@ class Resources(Rule):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.tables = _tables(context.settings)
+        self.module = cst.Module(body=[])  # the file's, from visit_Module
         self.scopes: List[Any] = []
         self.module_functions: Set[str] = set()
         self.module_defs: Dict[str, cst.FunctionDef] = {}
@@ -431,6 +433,7 @@ class Resources(Rule):
 
     # -- scopes ---------------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
+        self.module = node
         self.module_defs = {s.name.value: s for s in node.body if isinstance(s, cst.FunctionDef)}
         self.module_functions = set(self.module_defs)
 
@@ -552,7 +555,9 @@ class Resources(Rule):
                 kind=ctor,
             )
             return
-        if node.value is call and self._function() is not None and self._spawns(call.func):
+        function = self._function()
+        if node.value is call and function is not None and self._spawns(call.func):
+            statement = self.context.statements[-1] if self.context.statements else node
             self.report(
                 node,
                 f"the task from `{_spelled(call.func)}(...)` is dropped: the event loop keeps "
@@ -560,6 +565,8 @@ class Resources(Rule):
                 "is never seen. Keep a reference (`task = ...`, a set of running tasks with "
                 "`task.add_done_callback(tasks.discard)`) or use `asyncio.TaskGroup`.",
                 code="ARV305",
+                fix=keep_task(node, statement, function.node, self.module, self.context.text, self.names,
+                              self.context.settings.target),
             )
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
