@@ -4,7 +4,7 @@ findings it locates, so a rule pays for building the replacement's code only whe
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
@@ -23,13 +23,14 @@ Replacement = Union[cst.CSTNode, str, Callable[[Mapping[str, str]], Union[cst.CS
 
 
 class Rewrite:
-    """A fix as a rule asks for it: `(node, replacement)` pairs and the modules the replacements
+    """A fix as a rule asks for it: `(node, replacement)` pairs (a node may be a pair of
+    statements of one block: both and what lies between are replaced) and the modules the replacements
     name, imported at the top of the file when the file does not import them already (the
     replacement then gets the name the file binds them to, `aio` for `import asyncio as aio`)."""
 
     __slots__ = ("changes", "applicability", "imports", "prelude")
 
-    def __init__(self, changes: Sequence[Tuple[cst.CSTNode, Replacement]], applicability: str = SAFE,
+    def __init__(self, changes: Sequence[Tuple[Any, Replacement]], applicability: str = SAFE,
                  imports: Sequence[str] = (), prelude: Optional[Replacement] = None) -> None:
         self.changes = tuple(changes)
         self.applicability = applicability
@@ -39,12 +40,12 @@ class Rewrite:
         self.prelude = prelude
 
     @classmethod
-    def safe(cls, *changes: Tuple[cst.CSTNode, Replacement], imports: Sequence[str] = (),
+    def safe(cls, *changes: Tuple[Any, Replacement], imports: Sequence[str] = (),
              prelude: Optional[Replacement] = None) -> "Rewrite":
         return cls(changes, SAFE, imports, prelude)
 
     @classmethod
-    def unsafe(cls, *changes: Tuple[cst.CSTNode, Replacement], imports: Sequence[str] = (),
+    def unsafe(cls, *changes: Tuple[Any, Replacement], imports: Sequence[str] = (),
                prelude: Optional[Replacement] = None) -> "Rewrite":
         return cls(changes, UNSAFE, imports, prelude)
 
@@ -125,7 +126,7 @@ def build_fix(rewrite: Rewrite, module: cst.Module, where: Callable[[cst.CSTNode
     local = {name: spelled for name, (spelled, _) in names.items()}
     edits: List[Edit] = []
     for node, replacement in rewrite.changes:
-        span = where(node)
+        span = _span(node, where)
         if span is None:
             return None
         (line, column), (end_line, end_column) = span
@@ -148,6 +149,15 @@ def build_fix(rewrite: Rewrite, module: cst.Module, where: Callable[[cst.CSTNode
     edits.extend(Edit(line, 1, line, 1, text) for line, text in inserted.items())
     edits.sort(key=lambda edit: (edit.start, edit.end))
     return Fix(rewrite.applicability, edits)
+
+
+def _span(node: Union[cst.CSTNode, Tuple[cst.CSTNode, cst.CSTNode]], where: Callable[[cst.CSTNode], Optional[Tuple[Tuple[int, int], Tuple[int, int]]]]):
+    """A node's range, or for a pair of statements of one block, from the first's start to the
+    second's end (what lies between, comments too, goes with them)."""
+    if not isinstance(node, tuple):
+        return where(node)
+    first, last = where(node[0]), where(node[1])
+    return None if first is None or last is None else (first[0], last[1])
 
 
 def _generated(module: cst.Module, replacement: Replacement, local: Mapping[str, str], indent: str) -> str:

@@ -135,3 +135,47 @@ async def a():
 '''
     assert [f.code for f in findings_for(taken, [Resources])] == ["ARV305"]
     assert _unchanged(taken, [Resources])
+
+
+def test_get_event_loop_then_run_is_fixed_only_in_the_exact_shape():
+    from asyncreview.checks.loop_compat import ChangedBehaviour
+
+    code = '''import asyncio
+
+async def main():
+    pass
+
+def closed():
+    loop = asyncio.get_event_loop()
+    loop.run_until_complete(main())
+    loop.close()
+
+def not_a_coroutine():
+    loop = asyncio.get_event_loop()
+    loop.run_until_complete(asyncio.gather(main(), main()))
+
+def commented():
+    loop = asyncio.get_event_loop()  # the default loop
+    loop.run_until_complete(main())
+
+def apart():
+    loop = asyncio.get_event_loop()
+    ready = True
+    loop.run_until_complete(main())
+'''
+    assert [f.code for f in findings_for(code, [ChangedBehaviour])] == ["ARV105"] * 4
+    assert _unchanged(code, [ChangedBehaviour])
+
+
+def test_asyncio_run_is_not_offered_below_3_7_and_the_import_alias_is_used():
+    from asyncreview.checks.loop_compat import ChangedBehaviour
+
+    code = '''import asyncio as aio
+
+async def main():
+    pass
+
+aio.get_event_loop().run_until_complete(main())
+'''
+    assert fixed_text(code, [ChangedBehaviour], True, "3.9").endswith("\naio.run(main())\n")
+    assert _unchanged(code, [ChangedBehaviour], "3.6")

@@ -1,4 +1,4 @@
-"""ARV101's and ARV104's fixes, read from the `fix` of an entry of rules/compat/versions.toml: a
+"""ARV101's, ARV104's and ARV105's fixes, read from the `fix` of an entry of rules/compat/versions.toml: a
 template of code in which `{asyncio}` (any module name in braces listed in `imports`) is the name
 the file binds that module to, `{args}` the arguments of the flagged call and `{awaited}` the
 awaited expression in the body of the flagged `async with`. All are unsafe: each spelling differs
@@ -115,3 +115,69 @@ def drop_keyword(call: cst.Call, arg: cst.Arg) -> Rewrite:
     if kept and call.args[-1] is arg:
         kept[-1] = kept[-1].with_changes(comma=arg.comma)
     return Rewrite.unsafe((call, call.with_changes(args=kept)))
+
+
+class _Count(cst.CSTVisitor):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.count = 0
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.count += node.value == self.name
+
+
+def run_rewrite(fix: Dict[str, Any], call: cst.Call, started: Optional[cst.Call], statements: Sequence[cst.CSTNode],
+                module: cst.Module, scope: cst.CSTNode) -> Optional[Rewrite]:
+    """ARV105's fix (`fix.started-by`, `fix.call`): `get_event_loop().run_until_complete(main())`
+    as a statement, or `loop = get_event_loop()` followed at once by `loop.run_until_complete(main())`
+    with `loop` used nowhere else in its scope, where `main` is an `async def` of the module (a
+    future or `gather(...)` is no coroutine for asyncio.run)."""
+    first = statements[-1] if statements else None
+    if not isinstance(first, cst.SimpleStatementLine) or len(first.body) != 1:
+        return None
+    small = first.body[0]
+    imports = tuple(fix.get("imports", ()))
+    if started is not None:
+        if isinstance(small, cst.Expr) and small.value is started and _runs_a_coroutine(fix, started, module):
+            return Rewrite.unsafe((started, lambda local: _filled(fix["call"], local, started.args)), imports=imports)
+        return None
+    if not (isinstance(small, cst.Assign) and small.value is call and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name)) or first.trailing_whitespace.comment is not None:
+        return None
+    loop = small.targets[0].target.value
+    following = _next_statement(first, statements[-2] if len(statements) > 1 else module)
+    if not isinstance(following, cst.SimpleStatementLine) or len(following.body) != 1 or following.leading_lines:
+        return None
+    run = following.body[0].value if isinstance(following.body[0], cst.Expr) else None
+    if not (isinstance(run, cst.Call) and isinstance(run.func, cst.Attribute) and isinstance(run.func.value, cst.Name)
+            and run.func.value.value == loop and _runs_a_coroutine(fix, run, module)):
+        return None
+    counter = _Count(loop)
+    scope.visit(counter)
+    if counter.count != 2:  # the loop is used again (closed, run twice, handed on)
+        return None
+    return Rewrite.unsafe(((first, following), lambda local: _filled(fix["call"], local, run.args)), imports=imports)
+
+
+def _runs_a_coroutine(fix: Dict[str, Any], run: cst.Call, module: cst.Module) -> bool:
+    """`<loop>.run_until_complete(main())` with `main` an `async def` at the top of the module."""
+    if not isinstance(run.func, cst.Attribute) or run.func.attr.value != fix["started-by"] or len(run.args) != 1:
+        return False
+    arg = run.args[0]
+    coroutine = arg.value
+    if arg.keyword is not None or arg.star or not isinstance(coroutine, cst.Call) or not isinstance(coroutine.func, cst.Name):
+        return False
+    name = coroutine.func.value
+    return any(isinstance(statement, cst.FunctionDef) and statement.asynchronous is not None and statement.name.value == name
+               for statement in module.body)
+
+
+def _next_statement(statement: cst.CSTNode, parent: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The statement after `statement` in the block of `parent` that holds it (None: the last, or
+    not in the parent's main block)."""
+    block = parent.body if isinstance(parent, cst.Module) else getattr(getattr(parent, "body", None), "body", ())
+    for index, other in enumerate(block):
+        if other is statement:
+            return block[index + 1] if index + 1 < len(block) else None
+    return None

@@ -15,8 +15,10 @@ import libcst as cst
 
 from asyncreview.catalogue import load_table
 from asyncreview.checks.compat import ALWAYS, VersionGuards
+from asyncreview.checks.compat_fixes import run_rewrite
 from asyncreview.config import Settings, Version, format_version, parse_version
 from asyncreview.finding import Severity
+from asyncreview.fixes import Rewrite
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import Paired, Prefilter, Report, Rule
 
@@ -32,6 +34,11 @@ def _changed() -> Dict[str, Dict[str, Any]]:
 def _loop_setters() -> Set[str]:
     """Calls that set the current loop (`set-by`): after one, `get_event_loop()` returns it."""
     return {name for entry in _changed().values() for name in entry.get("set-by", ())}
+
+
+@functools.lru_cache(maxsize=1)
+def _api_table() -> Dict[str, Dict[str, Any]]:
+    return load_table("compat", "versions")["api"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,10 +86,11 @@ class _Pending:
 class _Scope:
     """A function body (or the module) being walked, for `get_event_loop()` where no loop runs."""
 
-    __slots__ = ("kind", "loop_set", "pending", "started")
+    __slots__ = ("kind", "loop_set", "pending", "started", "node")
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, node: Optional[cst.CSTNode] = None) -> None:
         self.kind = kind  # "module", "sync", "async" or "deferred" (a lambda)
+        self.node = node  # the function (None: the module)
         self.loop_set = False  # a `set-by` call came before, in this scope
         self.pending: List[_Pending] = []
         self.started: Set[str] = set()  # receivers of run_until_complete()/run_forever()
@@ -102,7 +110,8 @@ class ChangedBehaviour(VersionGuards, Rule):
         self.scopes: List[_Scope] = [_Scope("module")]
         self.handling: List[Set[str]] = []  # per enclosing try body: the exceptions its handlers catch
         self.bound: Dict[int, str] = {}  # id of an assigned call -> the name it is bound to
-        self.chained: Set[int] = set()  # ids of calls a loop is started on directly
+        self.chained: Dict[int, cst.Call] = {}  # id of a call a loop is started on directly -> that start
+        self.module = cst.Module(body=[])  # the file's, from visit_Module
         self.not_references: Set[int] = set()
         self.from_imported: Set[str] = set()
         self.unrun: List[bool] = []  # per enclosing if body: `if TYPE_CHECKING:`, which never runs
@@ -110,8 +119,11 @@ class ChangedBehaviour(VersionGuards, Rule):
         self.annotation_depth = 0
 
     # -- scopes ----------------------------------------------------------------------------------
+    def visit_Module(self, node: cst.Module) -> None:
+        self.module = node
+
     def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
-        self.scopes.append(_Scope("async" if node.asynchronous is not None else "sync"))
+        self.scopes.append(_Scope("async" if node.asynchronous is not None else "sync", node))
 
     def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
         scope = self.scopes.pop()
@@ -224,7 +236,7 @@ class ChangedBehaviour(VersionGuards, Rule):
         if isinstance(func, cst.Attribute) and func.attr.value in _runner_methods():
             receiver = func.value
             if isinstance(receiver, cst.Call):
-                self.chained.add(id(receiver))
+                self.chained[id(receiver)] = node
             else:
                 name = dotted_name(receiver)
                 if name:
@@ -240,15 +252,24 @@ class ChangedBehaviour(VersionGuards, Rule):
         if scope.loop_set or any(caught & set(entry["handled-by"]) for caught in self.handling):
             return
         if scope.kind == "module":
-            self._report(node, name, entry, *self._window())  # type: ignore[arg-type]
+            self._report(node, name, entry, *self._window(), fix=self._run_fix(node, entry, scope))  # type: ignore[arg-type]
         elif scope.kind == "sync" and all(outer.kind != "async" for outer in self.scopes):
-            report = self._report(node, name, entry, *self._window(), later=True)  # type: ignore[arg-type]
+            report = self._report(node, name, entry, *self._window(), later=True,  # type: ignore[arg-type]
+                                  fix=self._run_fix(node, entry, scope))
             if report is not None:
                 scope.pending.append(_Pending(node, self.bound.get(id(node)), report))
 
+    def _run_fix(self, call: cst.Call, entry: Dict[str, Any], scope: _Scope) -> Optional[Rewrite]:
+        fix = entry.get("fix")
+        api = _api_table()
+        if not fix or any(parse_version(api[name]["added"]) > self.context.settings.target for name in fix.get("needs", ())):
+            return None
+        return run_rewrite(fix, call, self.chained.get(id(call)), self.context.statements, self.module,
+                           scope.node if scope.node is not None else self.module)
+
     # -- the finding -----------------------------------------------------------------------------
     def _report(self, node: cst.CSTNode, name: str, entry: Dict[str, Any], lowest: Version, highest: Version,
-                later: bool = False) -> Optional[Report]:
+                later: bool = False, fix: Optional[Rewrite] = None) -> Optional[Report]:
         """Report a use on the Pythons from `lowest` to `highest`; `later`: return the report, for
         the end of the function to file, rather than filing it."""
         effects = _effects(entry, lowest, highest)
@@ -267,10 +288,10 @@ class ChangedBehaviour(VersionGuards, Rule):
                    f"to {format_version(settings.newest)} ({settings.target_origin}). Instead: {entry['alternative']}.")
         severity = Severity.CRITICAL if outcomes[0].startswith("raises") else Severity.WARNING
         if not later:
-            self.report(node, message, code="ARV105", severity=severity, kind=name)
+            self.report(node, message, code="ARV105", severity=severity, kind=name, fix=fix)
             return None
         statement = self.context.statements[-1] if self.context.statements else node
-        return Report(node, "ARV105", message, severity, statement, "", self.context.place, name)
+        return Report(node, "ARV105", message, severity, statement, "", self.context.place, name, fix)
 
 
 RULES = [ChangedBehaviour]
