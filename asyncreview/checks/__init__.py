@@ -10,6 +10,6 @@ from asyncreview.plugins import hookimpl
 
 @hookimpl
 def asyncreview_rules() -> List[type]:
-    from asyncreview.checks import blocking, compat, correctness, resources, retry
+    from asyncreview.checks import awaited, blocking, compat, correctness, resources, retry
 
-    return [*compat.RULES, *blocking.RULES, *resources.RULES, *retry.RULES, *correctness.RULES]
+    return [*compat.RULES, *blocking.RULES, *resources.RULES, *retry.RULES, *correctness.RULES, *awaited.RULES]
