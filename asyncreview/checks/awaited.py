@@ -219,11 +219,22 @@ class NeverAwaited(Rule):
     def _candidate(self, call: cst.Call, bound: str) -> Optional[_Candidate]:
         dotted = dotted_name(call.func)
         if dotted is None:
-            return None
+            return self._chained(call, bound)
         found = self._reference(call.func, dotted)
         if found is None:
             return None
         return _Candidate(call, found[0], found[1], dotted, bound, self.context.statements[-1], self.context.place)
+
+    def _chained(self, call: cst.Call, bound: str) -> Optional[_Candidate]:
+        """A library method on what a call returns: `asyncio.get_running_loop().sock_sendall(...)`."""
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)):
+            return None
+        made = self.names.call_result_type(func.value)
+        qualified = f"{made}.{func.attr.value}"
+        if made is None or qualified not in self.tables.coroutines:
+            return None
+        return _Candidate(call, qualified, True, qualified, bound, self.context.statements[-1], self.context.place)
 
     def _reference(self, func: cst.BaseExpression, dotted: str) -> Optional[Tuple[str, bool]]:
         """What a called name may be: a library coroutine's qualified name, `@key` for this
