@@ -294,6 +294,8 @@ class NeverAwaited(Rule):
                 if not self.says_async:
                     continue  # report_prefilter: another module's coroutine is reported where the code says `async`
                 spot = locator.where(candidate.call, candidate.place)
+                if spot is None:
+                    continue
                 statement_at = locator.where(candidate.statement, candidate.place)
                 text = "\n".join(lines[spot.start.line - 1: min(spot.end.line, spot.start.line + 11)])
                 sites.append([ref, spot.start.line, spot.start.column + 1, spot.end.line, spot.end.column + 1,
