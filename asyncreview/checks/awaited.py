@@ -28,6 +28,7 @@ class _Tables:
         for owner, methods in table["methods"].items():
             self.coroutines.update(f"{owner}.{method}" for method in methods)
         self.keep_coroutine: Set[str] = set(table["decorators"]["keep-coroutine"])
+        self.deliberate: Set[str] = set(table["deliberate"]["comments"])
 
 
 @functools.lru_cache(maxsize=1)
@@ -280,6 +281,11 @@ class NeverAwaited(Rule):
             return None if any(base and self.frames[0].defs.get(base) is None for base in self.classes[owner]) else False
         return False
 
+    def _deliberate(self, lines: List[str]) -> bool:
+        """A type checker's own finding silenced on the statement (`# type: ignore[unused-coroutine]`):
+        the author knows the coroutine is dropped (pymongo's generated `if _IS_SYNC:` branches)."""
+        return any(marker in line for line in lines for marker in self.tables.deliberate)
+
     def leave_Module(self, node: cst.Module) -> None:
         sites: List[List[Any]] = []
         severity = rule_docs(self.family)["ARV505"].severity
@@ -287,22 +293,20 @@ class NeverAwaited(Rule):
         lines = self.context.text.splitlines()
         for candidate in self.candidates:
             ref = candidate.ref
-            if ref.startswith("@"):
-                if not self._local_coroutine(ref[1:], candidate.on_instance):
-                    continue
-            elif ref not in self.tables.coroutines:
-                if not self.says_async:
-                    continue  # report_prefilter: another module's coroutine is reported where the code says `async`
-                spot = locator.where(candidate.call, candidate.place)
-                if spot is None:
-                    continue
-                statement_at = locator.where(candidate.statement, candidate.place)
+            local = ref.startswith("@") or ref in self.tables.coroutines
+            if ref.startswith("@") and not self._local_coroutine(ref[1:], candidate.on_instance):
+                continue
+            if not local and not self.says_async:
+                continue  # report_prefilter: another module's coroutine is reported where the code says `async`
+            spot = locator.where(candidate.call, candidate.place)
+            statement_at = locator.where(candidate.statement, candidate.place) or spot
+            if spot is None or self._deliberate(lines[statement_at.start.line - 1: statement_at.end.line]):
+                continue
+            if not local:
                 text = "\n".join(lines[spot.start.line - 1: min(spot.end.line, spot.start.line + 11)])
                 sites.append([ref, spot.start.line, spot.start.column + 1, spot.end.line, spot.end.column + 1,
-                              statement_at.start.line if statement_at is not None else spot.start.line,
-                              text, candidate.shown, candidate.bound])
-                continue
-            if "ARV505" in self.context.settings.enabled:
+                              statement_at.start.line, text, candidate.shown, candidate.bound])
+            elif "ARV505" in self.context.settings.enabled:
                 self.context.reports.append(Report(candidate.call, "ARV505", message(candidate.shown, candidate.bound),
                                                    severity, candidate.statement, "", candidate.place, ref.lstrip("@")))
         imports = {k: v for k, v in self.names.aliases.items() if v.startswith(".") or v.split(".")[0] not in _STDLIB}
