@@ -254,8 +254,8 @@ class NeverAwaited(Rule):
             if head in frame.instances and rest and "." not in rest:
                 return f"@{frame.instances[head]}.{rest}", True
             if head in frame.defs and frame.kind != "class":
-                if frame.kind == "module" and self._locally_bound(head):
-                    return None  # a parameter or local of the same name
+                if frame.kind == "module" and (self._locally_bound(head) or head in self.names.aliases):
+                    return None  # a parameter or local of the same name, or an import it may be
                 return (f"@{frame.defs[head]}.{rest}" if rest else f"@{frame.defs[head]}"), False
         if qualified and (qualified.startswith(".") or qualified.split(".")[0] not in _STDLIB):
             return qualified, bool(rest)
