@@ -9,7 +9,7 @@ rules/correctness/coroutines.toml, on receivers the name resolver types."""
 from __future__ import annotations
 
 import functools
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -29,6 +29,7 @@ class _Tables:
             self.coroutines.update(f"{owner}.{method}" for method in methods)
         self.keep_coroutine: Set[str] = set(table["decorators"]["keep-coroutine"])
         self.deliberate: Set[str] = set(table["deliberate"]["comments"])
+        self.transparent_bases: Set[str] = set(table["bases"]["transparent"])
 
 
 @functools.lru_cache(maxsize=1)
@@ -152,7 +153,8 @@ class NeverAwaited(Rule):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         key = self._child_key(node.name.value)
         self.frames[-1].defs[node.name.value] = key
-        self.classes[key] = [dotted_name(base.value) or "" for base in node.bases]
+        self.classes[key] = [dotted_name(base.value.value if isinstance(base.value, cst.Subscript) else base.value) or ""
+                             for base in node.bases if base.keyword is None]
         self.frames.append(_Frame("class", key))
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
@@ -262,24 +264,37 @@ class NeverAwaited(Rule):
         return None
 
     # -- judging -------------------------------------------------------------------------------
-    def _local_coroutine(self, key: str, through_instance: bool) -> Optional[bool]:
-        """True: this file's coroutine function; False: not one; None: not this file's to say."""
+    def _local_coroutine(self, key: str, through_instance: bool) -> Union[bool, str, None]:
+        """True: this file's coroutine function; False: not one, or not known; a qualified name:
+        a method inherited from another module's class, for the join to say; None: not defined
+        in this class or its bases of this file."""
         owner, _, member = key.rpartition(".")
         if key in self.classes:
             return False  # a constructor
+        if through_instance and member in self.sync_methods:
+            return False  # overridden by a sync method somewhere in the file
         if key in self.kinds:
-            if key in self.rebound or (through_instance and member in self.sync_methods):
-                return False  # rebound, or overridden by a sync method somewhere in the file
-            return self.kinds[key] == 1
-        if owner in self.classes:
-            for base in self.classes[owner]:
-                base_key = self.frames[0].defs.get(base)
-                if base_key in self.classes:
-                    found = self._local_coroutine(f"{base_key}.{member}", through_instance)
-                    if found is not None:
-                        return found
-            return None if any(base and self.frames[0].defs.get(base) is None for base in self.classes[owner]) else False
-        return False
+            return key not in self.rebound and self.kinds[key] == 1
+        if owner not in self.classes:
+            return False
+        for base in self.classes[owner]:  # in the order of the MRO's first steps
+            if base in self.tables.transparent_bases:
+                continue
+            if base in self.top_classes:
+                found = self._local_coroutine(f"{base}.{member}", through_instance)
+                if found is not None:
+                    return found
+                continue
+            qualified = self.names.aliases.get(base.split(".")[0])
+            if qualified is None:
+                return False  # a class of unknown origin may define it
+            qualified += base[len(base.split(".")[0]):]
+            if qualified in self.tables.transparent_bases:
+                continue
+            if qualified.startswith(".") or qualified.split(".")[0] not in _STDLIB:
+                return f"{qualified}.{member}"
+            return False
+        return None
 
     def _deliberate(self, lines: List[str]) -> bool:
         """A type checker's own finding silenced on the statement (`# type: ignore[unused-coroutine]`):
@@ -294,8 +309,12 @@ class NeverAwaited(Rule):
         for candidate in self.candidates:
             ref = candidate.ref
             local = ref.startswith("@") or ref in self.tables.coroutines
-            if ref.startswith("@") and not self._local_coroutine(ref[1:], candidate.on_instance):
-                continue
+            if ref.startswith("@"):
+                judged = self._local_coroutine(ref[1:], candidate.on_instance)
+                if not judged:
+                    continue
+                if isinstance(judged, str):  # inherited from another module's class
+                    ref, local = judged, False
             if not local and not self.says_async:
                 continue  # report_prefilter: another module's coroutine is reported where the code says `async`
             spot = locator.where(candidate.call, candidate.place)
