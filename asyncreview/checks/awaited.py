@@ -233,6 +233,12 @@ class NeverAwaited(Rule):
         func = call.func
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)):
             return None
+        if dotted_name(func.value.func) == "super" and not func.value.args and not self._locally_bound("super"):
+            owner = next((frame.owner for frame in reversed(self.frames) if frame.kind == "function"), "")
+            if not owner:
+                return None
+            return _Candidate(call, f"^{owner}.{func.attr.value}", True, f"super().{func.attr.value}", bound,
+                              self.context.statements[-1], self.context.place)
         made = self.names.call_result_type(func.value)
         qualified = f"{made}.{func.attr.value}"
         if made is None or qualified not in self.tables.coroutines:
@@ -275,6 +281,11 @@ class NeverAwaited(Rule):
             return False  # overridden by a sync method somewhere in the file
         if key in self.kinds:
             return key not in self.rebound and self.kinds[key] == 1
+        return self._inherited(owner, member, through_instance)
+
+    def _inherited(self, owner: str, member: str, through_instance: bool) -> Union[bool, str, None]:
+        """What a class's bases say about a method (as _local_coroutine): `super().close()`, or a
+        method the class does not define."""
         if owner not in self.classes:
             return False
         for base in self.classes[owner]:  # in the order of the MRO's first steps
@@ -308,9 +319,11 @@ class NeverAwaited(Rule):
         lines = self.context.text.splitlines()
         for candidate in self.candidates:
             ref = candidate.ref
-            local = ref.startswith("@") or ref in self.tables.coroutines
-            if ref.startswith("@"):
-                judged = self._local_coroutine(ref[1:], candidate.on_instance)
+            local = ref[0] in "@^" or ref in self.tables.coroutines
+            if ref[0] in "@^":  # this file's function or method; `^`: a base's (`super().close()`)
+                owner, _, member = ref[1:].rpartition(".")
+                judged = (self._local_coroutine(ref[1:], candidate.on_instance) if ref[0] == "@"
+                          else self._inherited(owner, member, through_instance=True))
                 if not judged:
                     continue
                 if isinstance(judged, str):  # inherited from another module's class
@@ -327,7 +340,7 @@ class NeverAwaited(Rule):
                               statement_at.start.line, text, candidate.shown, candidate.bound])
             elif "ARV505" in self.context.settings.enabled:
                 self.context.reports.append(Report(candidate.call, "ARV505", message(candidate.shown, candidate.bound),
-                                                   severity, candidate.statement, "", candidate.place, ref.lstrip("@")))
+                                                   severity, candidate.statement, "", candidate.place, ref.lstrip("@^")))
         imports = {k: v for k, v in self.names.aliases.items() if v.startswith(".") or v.split(".")[0] not in _STDLIB}
         summary = {"functions": {key: kind for key, kind in self.kinds.items() if key not in self.rebound},
                    "classes": sorted(self.classes), "imports": imports, "sites": sites}
