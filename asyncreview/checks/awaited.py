@@ -50,14 +50,14 @@ class _Frame:
         self.receiver = ""  # `self` (or `cls`) in a method
         self.owner = ""  # the method's class key
         self.instances: Dict[str, str] = {}  # local name -> key of this file's class it holds
-        self.bound_calls: List[Tuple[str, "_Candidate"]] = []  # `name = call()` in this function
+        self.bound_calls: List["_Candidate"] = []  # `name = call()` in this function
 
 
 class _Candidate:
     """A call whose result is dropped, with what it may call: a library name, this file's
     function (`@key`), or another module's (a qualified name, for the join)."""
 
-    __slots__ = ("call", "ref", "on_instance", "shown", "bound", "statement", "place")
+    __slots__ = ("call", "ref", "on_instance", "shown", "bound", "statement", "place", "scope")
 
     def __init__(self, call: cst.Call, ref: str, on_instance: bool, shown: str, bound: str, statement, place) -> None:
         self.call = call
@@ -67,6 +67,7 @@ class _Candidate:
         self.bound = bound
         self.statement = statement
         self.place = place
+        self.scope: Optional[cst.FunctionDef] = None  # for a bound call: the function that may read the name
 
 
 def message(shown: str, bound: str) -> str:
@@ -104,6 +105,7 @@ class NeverAwaited(Rule):
         self.sync_methods: Set[str] = set()  # method names some class of this file defines sync
         self.top_classes: Set[str] = set()
         self.candidates: List[_Candidate] = []
+        self._names_read: Dict[int, List[str]] = {}  # function id -> every name it holds
         self.says_async = False  # the code holds `async` (report_prefilter: only then a project site)
 
     # -- definitions ---------------------------------------------------------------------------
@@ -143,12 +145,9 @@ class NeverAwaited(Rule):
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         frame = self.frames.pop()
-        if not frame.bound_calls:
-            return
-        read = [n.value for n in descendants(node.body) if isinstance(n, cst.Name)]
-        for name, candidate in frame.bound_calls:
-            if read.count(name) == 1:  # the assignment's own target: nothing reads it
-                self.candidates.append(candidate)
+        for candidate in frame.bound_calls:
+            candidate.scope = node
+            self.candidates.append(candidate)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         key = self._child_key(node.name.value)
@@ -207,7 +206,7 @@ class NeverAwaited(Rule):
         if len(targets) == 1 and isinstance(targets[0], cst.Name) and isinstance(node.value, cst.Call):
             candidate = self._candidate(node.value, targets[0].value)
             if candidate is not None:
-                frame.bound_calls.append((targets[0].value, candidate))
+                frame.bound_calls.append(candidate)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if self.frames[-1].kind in ("module", "class") and isinstance(node.target, cst.Name) and node.value is not None:
@@ -307,6 +306,15 @@ class NeverAwaited(Rule):
             return False
         return None
 
+    def _read_again(self, candidate: _Candidate) -> bool:
+        """Whether the function reads the name a coroutine was bound to (anything but the
+        assignment's own target). Asked only of calls found to be coroutines: few."""
+        names = self._names_read.get(id(candidate.scope))
+        if names is None:
+            names = self._names_read[id(candidate.scope)] = [
+                n.value for n in descendants(candidate.scope.body) if isinstance(n, cst.Name)]  # type: ignore[union-attr]
+        return names.count(candidate.bound) > 1
+
     def _deliberate(self, lines: List[str]) -> bool:
         """A type checker's own finding silenced on the statement (`# type: ignore[unused-coroutine]`):
         the author knows the coroutine is dropped (pymongo's generated `if _IS_SYNC:` branches)."""
@@ -328,8 +336,10 @@ class NeverAwaited(Rule):
                     continue
                 if isinstance(judged, str):  # inherited from another module's class
                     ref, local = judged, False
-            if not local and not self.says_async:
-                continue  # report_prefilter: another module's coroutine is reported where the code says `async`
+            if not local and (candidate.bound or not self.says_async):
+                continue  # another module's coroutine: bare statements where the code says `async` (report_prefilter)
+            if candidate.bound and self._read_again(candidate):
+                continue
             spot = locator.where(candidate.call, candidate.place)
             statement_at = locator.where(candidate.statement, candidate.place) or spot
             if spot is None or self._deliberate(lines[statement_at.start.line - 1: statement_at.end.line]):
