@@ -309,3 +309,29 @@ def test_every_timeout_passes_the_structured_prefilter_with_a_with(name):
         assert admitted_rules(("with x:\n    pass\n" + source).encode(), (StructuredConcurrency,), settings) == (StructuredConcurrency,), source
     assert admitted_rules(f"import asyncio, trio, anyio\n{name}(x)\n".encode(), (StructuredConcurrency,), settings) == ()
     assert admitted_rules(b"async def f(lock):\n    async with lock:\n        yield 1\n", (StructuredConcurrency,), settings)
+
+
+# ARV505 reports library calls anywhere: each table name, however it is written, passes the rule's
+# prefilter and its report_prefilter (raw and on the code's names), and is then flagged.
+from asyncreview.checks.awaited import NeverAwaited, _tables as awaited_tables  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(awaited_tables().coroutines))
+def test_every_awaited_table_name_passes_both_prefilters_and_is_flagged(name):
+    settings = settings_for([NeverAwaited])
+    reports = screen(NeverAwaited.report_prefilter(settings))
+    for source in _spellings(name):
+        assert admitted_rules(source.encode(), (NeverAwaited,), settings) == (NeverAwaited,), source
+        assert _code_admits(source, (NeverAwaited,), settings) == (NeverAwaited,), source
+        assert reports(Scanned(source.encode())), source
+        assert reports(Scanned(source.encode()).in_code(ast.parse(source))), source
+        assert [f.code for f in findings_for(source, [NeverAwaited])] == ["ARV505"], source
+
+
+def test_awaited_reports_the_projects_coroutines_only_where_the_code_says_async():
+    settings = settings_for([NeverAwaited])
+    reports = screen(NeverAwaited.report_prefilter(settings))
+    sync_only = "from app.client import notify\n\ndef main():\n    notify(1)\n"
+    assert not reports(Scanned(sync_only.encode()))
+    assert reports(Scanned((sync_only + "\nasync def g():\n    pass\n").encode()))
+    # parsed for another rule, the file still reports nothing (tests/test_awaited.py, scripts.py)

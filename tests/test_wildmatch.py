@@ -48,15 +48,17 @@ def _pathspec_oracle(line):
 
 
 def _ends_in_double_star(line):
-    """pathspec lets "x/**" match the folder x itself and "x/**/" any file below x; git does not."""
+    """pathspec lets "x/**" match the folder x itself and "x/**/" any file below x; git does not.
+    Git reads a segment of two or more stars as `**` ("aa/***" ignores aa/x but not aa)."""
     segments = [s for s in line.split("/") if s]
-    return len(segments) > 1 and segments[-1] == "**"
+    return len(segments) > 1 and len(segments[-1]) > 1 and set(segments[-1]) == {"*"}
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(lines(negated=False), min_size=1, max_size=3), trees())
 @example(["*a*a*b"], (["aaab", "aab/a"], ["aab"]))
 @example(["[!a]"], (["b/a"], ["b"]))
+@example(["aa/***"], (["aa/x"], ["aa"]))
 def test_answers_as_pathspec(patterns, tree):
     """Without `!` lines: pathspec lets a `!` line that matches a folder re-include what is in
     it, where git (and asyncreview) judge each path below on its own lines."""
@@ -117,6 +119,9 @@ def test_answers_as_git_check_ignore(patterns, tree):
     ("a/**/b", "a/b", True),
     ("a/**/b", "a/x/y/b", True),
     ("a/**", "a/", False),  # the folder itself is not inside itself (git; pathspec says True)
+    ("aa/***", "aa/", False),  # git reads three stars as two (checked with git check-ignore)
+    ("aa/***", "aa/x", True),
+    ("aa/***", "aa/b/c", True),
     ("a/", "a", False),  # folders only
     ("a/", "a/", True),
 ])

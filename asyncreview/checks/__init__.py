@@ -10,9 +10,9 @@ from asyncreview.plugins import hookimpl
 
 @hookimpl
 def asyncreview_rules() -> List[type]:
-    from asyncreview.checks import blocking, cleanup, compat, correctness, loop_compat, resources, retry, structured
+    from asyncreview.checks import awaited, blocking, cleanup, compat, correctness, loop_compat, resources, retry, structured
 
     return [
-        *compat.RULES, *blocking.RULES, *resources.RULES, *retry.RULES,
-        *correctness.RULES, *structured.RULES, *cleanup.RULES, *loop_compat.RULES,
+        *compat.RULES, *blocking.RULES, *resources.RULES, *retry.RULES, *correctness.RULES,
+        *awaited.RULES, *structured.RULES, *cleanup.RULES, *loop_compat.RULES,
     ]
