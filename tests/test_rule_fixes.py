@@ -179,3 +179,36 @@ aio.get_event_loop().run_until_complete(main())
 '''
     assert fixed_text(code, [ChangedBehaviour], True, "3.9").endswith("\naio.run(main())\n")
     assert _unchanged(code, [ChangedBehaviour], "3.6")
+
+
+def test_never_awaited_fix_in_a_coroutine_only_and_through_the_project_join(cli, tmp_path):
+    """Another module's coroutine is found by the join, which carries the fix too: `await`
+    before the call in a coroutine's bare statement, none in a sync method (`release`)."""
+    import shutil
+    from pathlib import Path
+
+    folder = tmp_path / "awaited_project"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "fixtures" / "correctness" / "awaited_project", folder)
+    main = folder / "app" / "main.py"
+    before = main.read_text().splitlines()
+    cli("--select", "ARV505", "--fix", "--no-cache", folder)
+    after = main.read_text().splitlines()
+    changed = {number for number, (old, new) in enumerate(zip(before, after), 1) if old != new}
+    assert changed == {8, 9, 16, 19, 25, 36}
+    assert all(after[n - 1].strip() == "await " + before[n - 1].strip() for n in changed)
+    again = cli("--select", "ARV505", "--format", "json", "--no-cache", folder)
+    assert [(f["line"], f.get("fix")) for f in again.json()["findings"]] == [(31, None)]
+
+
+def test_never_awaited_bound_to_an_unread_name_gets_no_fix():
+    from asyncreview.checks.awaited import NeverAwaited
+
+    code = '''import asyncio
+
+async def main():
+    pending = asyncio.sleep(1)
+    (asyncio.sleep(2))
+'''
+    assert [f.code for f in findings_for(code, [NeverAwaited])] == ["ARV505", "ARV505"]
+    fixed = fixed_text(code, [NeverAwaited], False)
+    assert fixed == code.replace("(asyncio.sleep(2))", "(await asyncio.sleep(2))")

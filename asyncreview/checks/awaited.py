@@ -16,7 +16,8 @@ import libcst as cst
 from asyncreview.catalogue import load_table, rule_docs
 from asyncreview.checks.blocking import _STDLIB, Graph
 from asyncreview.config import Settings
-from asyncreview.finding import Finding
+from asyncreview.finding import SAFE, Edit, Finding, Fix
+from asyncreview.fixes import Rewrite
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import Paired, Prefilter, ProjectSummaries, Report, Rule, Words
 from asyncreview.tree import descendants
@@ -41,11 +42,12 @@ class _Frame:
     """A module, class or function being walked: the names it defines and, for a method, the
     name its instance goes by."""
 
-    __slots__ = ("kind", "key", "defs", "receiver", "owner", "instances", "bound_calls")
+    __slots__ = ("kind", "key", "defs", "receiver", "owner", "instances", "bound_calls", "asynchronous")
 
     def __init__(self, kind: str, key: str) -> None:
         self.kind = kind
         self.key = key
+        self.asynchronous = False  # an `async def`: a bare call in its body can take `await`
         self.defs: Dict[str, str] = {}  # name -> key of a function or class defined here
         self.receiver = ""  # `self` (or `cls`) in a method
         self.owner = ""  # the method's class key
@@ -57,7 +59,7 @@ class _Candidate:
     """A call whose result is dropped, with what it may call: a library name, this file's
     function (`@key`), or another module's (a qualified name, for the join)."""
 
-    __slots__ = ("call", "ref", "on_instance", "shown", "bound", "statement", "place", "scope")
+    __slots__ = ("call", "ref", "on_instance", "shown", "bound", "statement", "place", "scope", "awaitable")
 
     def __init__(self, call: cst.Call, ref: str, on_instance: bool, shown: str, bound: str, statement, place) -> None:
         self.call = call
@@ -68,6 +70,7 @@ class _Candidate:
         self.statement = statement
         self.place = place
         self.scope: Optional[cst.FunctionDef] = None  # for a bound call: the function that may read the name
+        self.awaitable = False  # a bare statement of a coroutine's body: the fix is `await` before it
 
 
 def message(shown: str, bound: str) -> str:
@@ -130,6 +133,7 @@ class NeverAwaited(Rule):
         self.says_async = self.says_async or node.asynchronous is not None
         self.kinds[key] = min(kind, self.kinds.get(key, kind))  # defined twice, once sync: not known
         frame = _Frame("function", key)
+        frame.asynchronous = node.asynchronous is not None
         if parent.kind == "class":
             if not kind:
                 self.sync_methods.add(node.name.value)
@@ -216,6 +220,7 @@ class NeverAwaited(Rule):
         if isinstance(node.value, cst.Call):
             candidate = self._candidate(node.value, "")
             if candidate is not None:
+                candidate.awaitable = self.frames[-1].kind == "function" and self.frames[-1].asynchronous
                 self.candidates.append(candidate)
 
     def _candidate(self, call: cst.Call, bound: str) -> Optional[_Candidate]:
@@ -347,10 +352,12 @@ class NeverAwaited(Rule):
             if not local:
                 text = "\n".join(lines[spot.start.line - 1: min(spot.end.line, spot.start.line + 11)])
                 sites.append([ref, spot.start.line, spot.start.column + 1, spot.end.line, spot.end.column + 1,
-                              statement_at.start.line, text, candidate.shown, candidate.bound])
+                              statement_at.start.line, text, candidate.shown, candidate.bound, candidate.awaitable])
             elif "ARV505" in self.context.settings.enabled:
+                bare = candidate.call.with_changes(lpar=(), rpar=())  # its range leaves out its parentheses
+                fix = Rewrite.safe((candidate.call, cst.Await(bare))) if candidate.awaitable else None
                 self.context.reports.append(Report(candidate.call, "ARV505", message(candidate.shown, candidate.bound),
-                                                   severity, candidate.statement, "", candidate.place, ref.lstrip("@^")))
+                                                   severity, candidate.statement, "", candidate.place, ref.lstrip("@^"), fix))
         imports = {k: v for k, v in self.names.aliases.items() if v.startswith(".") or v.split(".")[0] not in _STDLIB}
         summary = {"functions": {key: kind for key, kind in self.kinds.items() if key not in self.rebound},
                    "classes": sorted(self.classes), "imports": imports, "sites": sites}
@@ -366,14 +373,17 @@ class NeverAwaited(Rule):
             file_settings = settings.get(path)
             if file_settings is None or "ARV505" not in file_settings.enabled:
                 continue
-            for ref, line, column, end_line, end_column, stmt_line, text, shown, bound in summary.get("awaited", {}).get("sites", ()):
+            for site in summary.get("awaited", {}).get("sites", ()):
+                ref, line, column, end_line, end_column, stmt_line, text, shown, bound = site[:9]
                 target = graph.resolve(path, ref)
                 if target is None:
                     continue
+                awaitable = len(site) > 9 and site[9]  # a bare statement of a coroutine: `await` goes before the call
                 findings.append(Finding(
                     path=path, line=line, column=column, end_line=end_line, end_column=end_column,
                     code="ARV505", severity=severity, message=message(shown, bound),
                     snippet=text, statement_line=stmt_line, kind=ref,
+                    fix=Fix(SAFE, [Edit(line, column, line, column, "await ")]) if awaitable else None,
                 ))
         return findings
 
