@@ -212,3 +212,22 @@ async def main():
     assert [f.code for f in findings_for(code, [NeverAwaited])] == ["ARV505", "ARV505"]
     fixed = fixed_text(code, [NeverAwaited], False)
     assert fixed == code.replace("(asyncio.sleep(2))", "(await asyncio.sleep(2))")
+
+
+def test_the_task_set_is_annotated_only_with_asyncio_imported_above_it_and_a_new_enough_target():
+    from asyncreview.checks.resources import Resources
+
+    imported_in_function = '''import logging
+
+def start():
+    import asyncio
+    asyncio.create_task(job())
+'''
+    assert "\n_background_tasks = set()\n" in fixed_text(imported_in_function, [Resources], True)
+    aliased = '''import asyncio as aio
+
+async def start():
+    aio.create_task(job())
+'''
+    assert "\n_background_tasks: set[aio.Task] = set()\n" in fixed_text(aliased, [Resources], True, "3.9")
+    assert "\n_background_tasks = set()\n" in fixed_text(aliased, [Resources], True, "3.8")

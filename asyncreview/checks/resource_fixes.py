@@ -9,7 +9,7 @@ from typing import Mapping, Optional, Set, Tuple
 
 import libcst as cst
 
-from asyncreview.fixes import Rewrite
+from asyncreview.fixes import Rewrite, module_names, prelude_spot
 from asyncreview.names import NameResolver
 
 # First free spelling wins; a module-level `name = set()` left by an earlier fix is reused.
@@ -39,7 +39,7 @@ def keep_task(expr: cst.Expr, statement: cst.CSTNode, function: cst.FunctionDef,
     if found is None or task is None:
         return None
     tasks, defined = found
-    asyncio = next((local for local, qualified in names.aliases.items() if qualified == "asyncio"), None)
+    asyncio = _asyncio_above(module)
     annotation = f": set[{asyncio}.Task]" if asyncio is not None and tuple(target[:2]) >= (3, 9) else ""
 
     def kept(local: Mapping[str, str]) -> list:
@@ -72,3 +72,12 @@ def _defines_set(statement: cst.CSTNode, name: str) -> bool:
         return False
     return (isinstance(target, cst.Name) and target.value == name and isinstance(value, cst.Call)
             and isinstance(value.func, cst.Name) and value.func.value == "set" and not value.args)
+
+
+def _asyncio_above(module: cst.Module) -> Optional[str]:
+    """The name `import asyncio` binds in the imports above the set's spot (one below it, or in a
+    function, is not bound yet when the annotation is evaluated): the annotation names it."""
+    spot = prelude_spot(module)
+    above = cst.Module(body=module.body[: next((i for i, s in enumerate(module.body) if s is spot), len(module.body))])
+    found = module_names(above, ["asyncio"], lambda name: True)
+    return found["asyncio"][0] if found else None
