@@ -165,4 +165,11 @@ def _generated(module: cst.Module, replacement: Replacement, local: Mapping[str,
         replacement = replacement(local)  # type: ignore[assignment]
     if isinstance(replacement, list):
         return (module.default_newline + indent).join(_generated(module, part, local, indent) for part in replacement)
-    return _code(module, replacement, indent) if isinstance(replacement, cst.CSTNode) else replacement  # type: ignore[return-value]
+    if not isinstance(replacement, cst.CSTNode):
+        return replacement  # type: ignore[return-value]
+    code = _code(module, replacement, indent)
+    if isinstance(replacement, (cst.BaseCompoundStatement, cst.SimpleStatementLine)):
+        # in a statement's place: its own indentation and its line end are already there
+        code = code[len(indent):] if code.startswith(indent) else code
+        code = code[: -len(module.default_newline)] if code.endswith(module.default_newline) else code
+    return code

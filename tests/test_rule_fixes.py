@@ -231,3 +231,61 @@ async def start():
 '''
     assert "\n_background_tasks: set[aio.Task] = set()\n" in fixed_text(aliased, [Resources], True, "3.9")
     assert "\n_background_tasks = set()\n" in fixed_text(aliased, [Resources], True, "3.8")
+
+
+def test_an_unclosed_client_gets_async_with_only_when_nothing_outlives_the_block():
+    from asyncreview.checks.resources import Resources
+
+    code = '''import aiohttp
+import httpx
+
+async def before_assignment(url):
+    client = None
+    client = httpx.AsyncClient()
+    await client.get(url)
+
+async def outside_the_block(url, ready):
+    if ready:
+        client = httpx.AsyncClient()
+        await client.get(url)
+    await client.get(url)
+
+async def handed_out(url):
+    session = aiohttp.ClientSession()
+    response = await session.get(url)
+    body = response.content
+    return body
+
+async def closed_late(url):
+    client = httpx.AsyncClient()
+    await client.get(url)
+    await client.aclose()
+
+def sync_code(url):
+    client = httpx.Client()
+    client.get(url)
+'''
+    assert len([f for f in findings_for(code, [Resources]) if f.code == "ARV301"]) == 5
+    assert _unchanged(code, [Resources])
+
+
+def test_an_unclosed_client_with_an_else_or_an_awaited_result_returned():
+    from asyncreview.checks.resources import Resources
+
+    code = '''import httpx
+
+async def fetch(url):
+    client = httpx.AsyncClient()
+    response = await client.get(url)
+    return await response.aread()
+
+async def retry(urls):
+    client = httpx.AsyncClient()
+    for url in urls:
+        await client.get(url)
+    else:
+        pass
+'''
+    fixed = fixed_text(code, [Resources], True)
+    assert "    async with httpx.AsyncClient() as client:\n        response = await client.get(url)\n        return await response.aread()\n" in fixed
+    assert "    client = httpx.AsyncClient()\n    for url in urls:" in fixed

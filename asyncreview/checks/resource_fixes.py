@@ -5,7 +5,7 @@ is the point, but its exception is still never retrieved."""
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Set, Tuple
+from typing import Mapping, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -81,3 +81,155 @@ def _asyncio_above(module: cst.Module) -> Optional[str]:
     above = cst.Module(body=module.body[: next((i for i, s in enumerate(module.body) if s is spot), len(module.body))])
     found = module_names(above, ["asyncio"], lambda name: True)
     return found["asyncio"][0] if found else None
+
+
+class _Mentions(cst.CSTVisitor):
+    """Where the names of `watched` occur: all of them, and those not inside an `await`."""
+
+    def __init__(self, watched: Set[str]) -> None:
+        super().__init__()
+        self.watched = watched
+        self.count = 0
+        self.outside_await = 0
+        self.awaits = 0
+
+    def visit_Await(self, node: cst.Await) -> None:
+        self.awaits += 1
+
+    def leave_Await(self, node: cst.Await) -> None:
+        self.awaits -= 1
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value in self.watched:
+            self.count += 1
+            self.outside_await += not self.awaits
+
+
+def _mentions(node: cst.CSTNode, watched: Set[str]) -> _Mentions:
+    found = _Mentions(watched)
+    node.visit(found)
+    return found
+
+
+class _Outflow(cst.CSTVisitor):
+    """The values a block hands out of the `with`: returned or yielded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: list = []
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self.values.append(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if isinstance(node.value, cst.BaseExpression):
+            self.values.append(node.value)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def managed(name: str, small: cst.CSTNode, call: cst.Call, entry: Mapping[str, object], chain: Sequence[cst.CSTNode],
+            function: cst.FunctionDef) -> Optional[Rewrite]:
+    """ARV301's fix: `name = Ctor(...)` and the rest of its block -> `[async] with Ctor(...) as
+    name:` around that rest, so it is closed when the block ends. None where that would close it
+    too early or not be the same code: the assignment shares its line or is not the name alone,
+    `name` is used before it or outside the block's rest, or the block hands out (returns, yields)
+    `name` or a value made from it other than through `await` (a response read after its session
+    closed); the entry closes with something else than its own `with` (`contextlib.closing`)."""
+    how = entry.get("with") or ("async with" if entry.get("async") else "with")
+    if how not in ("with", "async with") or len(chain) < 3:
+        return None
+    statement, block = chain[-2], chain[-3]
+    if not (isinstance(small, cst.Assign) and small.value is call and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == name):
+        return None
+    if not isinstance(statement, cst.SimpleStatementLine) or list(statement.body) != [small] or not isinstance(block, cst.IndentedBlock):
+        return None
+    index = next((i for i, other in enumerate(block.body) if other is statement), None)
+    rest = list(block.body[index + 1:]) if index is not None else []
+    if not rest:
+        return None
+    watched = {name}
+    if sum(_mentions(other, watched).count for other in rest) + 1 != _mentions(function, watched).count:
+        return None  # used before the assignment or outside this block
+    made_from = _made_from(rest, name)
+    handed_out = _Outflow()
+    for other in rest:
+        other.visit(handed_out)
+    if any(_mentions(value, made_from).outside_await for value in handed_out.values):
+        return None
+    header = statement.trailing_whitespace  # the assignment's comment goes with the `with` line
+    last = rest[-1]
+    uncommented = _without_last_comment(last)
+    if uncommented is None:
+        return None
+    rest[-1] = uncommented
+    replacement = cst.With(
+        items=[cst.WithItem(call, asname=cst.AsName(cst.Name(name)))],
+        body=cst.IndentedBlock(body=rest, header=header, indent=block.indent),
+        asynchronous=cst.Asynchronous() if how == "async with" else None,
+    )
+    return Rewrite.unsafe(((statement, last), replacement))
+
+
+def _made_from(statements: Sequence[cst.CSTNode], name: str) -> Set[str]:
+    """`name` and the names assigned from it, and from those, in `statements`."""
+    made = {name}
+    assignments = [node for statement in statements for node in _assignments(statement)]
+    grew = True
+    while grew:
+        grew = False
+        for targets, value in assignments:
+            if value is not None and _mentions(value, made).count and not targets <= made:
+                made |= targets
+                grew = True
+    return made
+
+
+def _assignments(root: cst.CSTNode) -> list:
+    found: list = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            found.append(({n.value for t in node.targets for n in _names(t.target)}, node.value))
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            found.append(({n.value for n in _names(node.target)}, node.value))
+
+        def visit_WithItem(self, node: cst.WithItem) -> None:
+            if node.asname is not None:
+                found.append(({n.value for n in _names(node.asname.name)}, node.item))
+
+        def visit_For(self, node: cst.For) -> None:
+            found.append(({n.value for n in _names(node.target)}, node.iter))
+
+    root.visit(Collect())
+    return found
+
+
+def _names(target: cst.CSTNode) -> list:
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _names(element.value)]
+    return []
+
+
+def _without_last_comment(statement: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The statement without the comment of its last line, which the replaced range ends before
+    (it stays where it is). None for a last line the range may not end on (an `else`, a block's
+    trailing comment lines)."""
+    if isinstance(statement, cst.SimpleStatementLine):
+        return statement.with_changes(trailing_whitespace=cst.TrailingWhitespace())
+    body = getattr(statement, "body", None)
+    if not isinstance(body, cst.IndentedBlock) or body.footer or not body.body:
+        return None
+    if any(getattr(statement, part, None) for part in ("orelse", "handlers", "finalbody")):
+        return None
+    inner = _without_last_comment(body.body[-1])
+    return None if inner is None else statement.with_changes(body=body.with_changes(body=[*body.body[:-1], inner]))

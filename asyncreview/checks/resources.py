@@ -15,8 +15,9 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from asyncreview.catalogue import load_table
-from asyncreview.checks.resource_fixes import keep_task
+from asyncreview.checks.resource_fixes import keep_task, managed
 from asyncreview.config import Settings
+from asyncreview.fixes import Rewrite
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import AllOf, Paired, Prefilter, Rule, Substrings, Words
 from asyncreview.tree import inner_children
@@ -421,12 +422,13 @@ class Resources(Rule):
     def _function(self) -> Optional[_Function]:
         return self.scopes[-1] if self.scopes and isinstance(self.scopes[-1], _Function) else None
 
-    def _report_at(self, node: cst.CSTNode, statement: Optional[cst.CSTNode], message: str, code: str, kind: str = "") -> None:
+    def _report_at(self, node: cst.CSTNode, statement: Optional[cst.CSTNode], message: str, code: str, kind: str = "",
+                   fix: Optional[Rewrite] = None) -> None:
         """Reports made when a scope ends name the statement they are about, for `# noqa`."""
         if statement is not None:
             self.context.statements.append(statement)
         try:
-            self.report(node, message, code=code, kind=kind)
+            self.report(node, message, code=code, kind=kind, fix=fix)
         finally:
             if statement is not None:
                 self.context.statements.pop()
@@ -641,7 +643,7 @@ class Resources(Rule):
             if resource.entry is None:
                 self.pending.append((resource, uses[resource.name], chain))
             else:
-                self._judge_resource(resource, uses[resource.name], chain)
+                self._judge_resource(resource, uses[resource.name], chain, function=func.node)
         for call, receiver, lock_type, awaited in func.acquires:
             self._judge_acquire(func, call, receiver, lock_type, awaited, chains.get(id(call), ()))
 
@@ -689,7 +691,8 @@ class Resources(Rule):
             if isinstance(ancestor, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
                 return
 
-    def _judge_resource(self, resource: _Resource, uses: _Uses, chain: Chain, via: str = "") -> None:
+    def _judge_resource(self, resource: _Resource, uses: _Uses, chain: Chain, via: str = "",
+                        function: Optional[cst.FunctionDef] = None) -> None:
         entry = resource.entry
         if entry is None or uses.escapes or uses.managed:
             return
@@ -714,7 +717,10 @@ class Resources(Rule):
             f"`{name}` holds {entry['leaks']} from {origin} and is not closed on every path: {detail}. "
             f"{self._fix(via[:-2] if via else resource.ctor, entry, name)}."
         )
-        self._report_at(resource.small, chain[-2] if len(chain) > 1 else None, message, "ARV301", resource.ctor)
+        fix = None
+        if function is not None and function.asynchronous is not None and not closed and not via:
+            fix = managed(name, resource.small, resource.call, entry, chain, function)
+        self._report_at(resource.small, chain[-2] if len(chain) > 1 else None, message, "ARV301", resource.ctor, fix=fix)
 
     @staticmethod
     def _fix(ctor: str, entry: Entry, name: str) -> str:
