@@ -21,8 +21,10 @@ async def main(reader):
         await reader.read(3)
     async with asyncio.timeout(5):
         data = len(await reader.read(4))
+    async with asyncio.timeout(5):
+        data = await reader.read(await size())
 '''
-    assert [f.code for f in findings_for(code, [VersionCompat], "3.10")] == ["ARV101"] * 3
+    assert [f.code for f in findings_for(code, [VersionCompat], "3.10")] == ["ARV101"] * 4
     assert _unchanged(code, [VersionCompat], "3.10")
 
 

@@ -88,12 +88,24 @@ def async_with_rewrite(fix: Dict[str, Any], statement: cst.With, call: cst.Call)
     return Rewrite.unsafe((statement, replaced), imports=tuple(fix.get("imports", ())))
 
 
+class _Awaits(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def visit_Await(self, node: cst.Await) -> None:
+        self.count += 1
+
+
 def _awaited_call(small: cst.BaseSmallStatement) -> Optional[cst.Await]:
-    """The `await f(...)` a statement is: `await f()`, `x = await f()`, `return await f()`."""
+    """The `await f(...)` a statement is: `await f()`, `x = await f()`, `return await f()`, with
+    no other `await` in it (`await f(await g())`: g would run outside the timeout)."""
     value = getattr(small, "value", None) if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign, cst.Return)) else None
-    if isinstance(value, cst.Await) and isinstance(value.expression, cst.Call) and not value.lpar:
-        return value
-    return None
+    if not (isinstance(value, cst.Await) and isinstance(value.expression, cst.Call) and not value.lpar):
+        return None
+    awaits = _Awaits()
+    small.visit(awaits)
+    return value if awaits.count == 1 else None
 
 
 def _swap(small: cst.BaseSmallStatement, old: cst.Await, new: cst.Await) -> cst.BaseSmallStatement:
