@@ -291,3 +291,19 @@ async def retry(urls):
     fixed = fixed_text(code, [Resources], True)
     assert "    async with httpx.AsyncClient() as client:\n        response = await client.get(url)\n        return await response.aread()\n" in fixed
     assert "    client = httpx.AsyncClient()\n    for url in urls:" in fixed
+
+
+def test_to_thread_over_several_lines_closes_the_partial_on_its_last_argument():
+    code = '''import asyncio
+
+async def main(lock, t):
+    return await asyncio.to_thread(
+        lock.acquire,
+        timeout=t,  # bounded
+    )
+'''
+    assert fixed_text(code, [VersionCompat], True, "3.8").endswith(
+        "run_in_executor(None, functools.partial(lock.acquire,\n        timeout=t,  # bounded\n    ))\n")
+    uncommented = code.replace("  # bounded", "")
+    assert fixed_text(uncommented, [VersionCompat], True, "3.8").endswith(
+        "run_in_executor(None, functools.partial(lock.acquire,\n        timeout=t))\n")

@@ -33,6 +33,9 @@ class _Fill(cst.CSTTransformer):
                 filled.append(arg)
                 continue
             spliced = list(self.args)
+            if spliced and _breaks_line_after(spliced[-1]):
+                # the line break before the flagged call's `)`: the template's call closes on its line
+                spliced[-1] = spliced[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=cst.SimpleWhitespace(""))
             if spliced and index < len(updated.args) - 1:  # more of the template's arguments follow
                 spliced[-1] = spliced[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
             filled.extend(spliced)
@@ -44,6 +47,13 @@ class _Fill(cst.CSTTransformer):
         if updated.value == _AWAITED and self.awaited is not None:
             return self.awaited
         return updated
+
+
+def _breaks_line_after(arg: cst.Arg) -> bool:
+    """A line break (and no comment, which would go with it) after an argument."""
+    after = "".join(cst.Module([]).code_for_node(node) for node in
+                    [arg.whitespace_after_arg, *([arg.comma] if isinstance(arg.comma, cst.Comma) else [])])
+    return "\n" in after and "#" not in after
 
 
 def _filled(template: str, local: Mapping[str, str], args: Sequence[cst.Arg],
