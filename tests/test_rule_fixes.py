@@ -303,7 +303,7 @@ async def main(lock, t):
     )
 '''
     assert fixed_text(code, [VersionCompat], True, "3.8").endswith(
-        "run_in_executor(None, functools.partial(lock.acquire,\n        timeout=t,  # bounded\n    ))\n")
+        "run_in_executor(None, functools.partial(contextvars.copy_context().run, lock.acquire,\n        timeout=t,  # bounded\n    ))\n")
     uncommented = code.replace("  # bounded", "")
     assert fixed_text(uncommented, [VersionCompat], True, "3.8").endswith(
-        "run_in_executor(None, functools.partial(lock.acquire,\n        timeout=t))\n")
+        "run_in_executor(None, functools.partial(contextvars.copy_context().run, lock.acquire,\n        timeout=t))\n")
