@@ -271,7 +271,7 @@ def sync_code(url):
     assert _unchanged(code, [Resources])
 
 
-def test_an_unclosed_client_with_an_else_or_an_awaited_result_returned():
+def test_an_unclosed_client_with_an_else_an_awaited_result_returned_or_a_one_line_body():
     from asyncreview.checks.resources import Resources
 
     code = '''import httpx
@@ -286,11 +286,17 @@ async def retry(urls):
     for url in urls:
         await client.get(url)
     else:
-        pass
+        pass  # all sent
+
+async def once(urls):
+    client = httpx.AsyncClient()
+    if urls: await client.get(urls[0])
 '''
     fixed = fixed_text(code, [Resources], True)
     assert "    async with httpx.AsyncClient() as client:\n        response = await client.get(url)\n        return await response.aread()\n" in fixed
-    assert "    client = httpx.AsyncClient()\n    for url in urls:" in fixed
+    assert ("    async with httpx.AsyncClient() as client:\n        for url in urls:\n            await client.get(url)\n"
+            "        else:\n            pass  # all sent\n") in fixed
+    assert "    client = httpx.AsyncClient()\n    if urls: await client.get(urls[0])\n" in fixed
 
 
 def test_to_thread_over_several_lines_closes_the_partial_on_its_last_argument():
@@ -307,3 +313,30 @@ async def main(lock, t):
     uncommented = code.replace("  # bounded", "")
     assert fixed_text(uncommented, [VersionCompat], True, "3.8").endswith(
         "run_in_executor(None, functools.partial(contextvars.copy_context().run, lock.acquire,\n        timeout=t))\n")
+
+
+def test_the_with_ends_after_the_last_statement_using_the_resource_comments_kept():
+    from asyncreview.checks.resources import Resources
+
+    code = '''import socket
+
+async def probe(host, port, log):
+    sock = socket.socket()
+    try:
+        sock.connect((host, port))
+    except OSError:
+        return False  # unreachable
+    log("reachable")
+    return True
+'''
+    assert fixed_text(code, [Resources], True) == '''import socket
+
+async def probe(host, port, log):
+    with socket.socket() as sock:
+        try:
+            sock.connect((host, port))
+        except OSError:
+            return False  # unreachable
+    log("reachable")
+    return True
+'''

@@ -136,7 +136,7 @@ class _Outflow(cst.CSTVisitor):
 def managed(name: str, small: cst.CSTNode, call: cst.Call, entry: Mapping[str, object], chain: Sequence[cst.CSTNode],
             function: cst.FunctionDef) -> Optional[Rewrite]:
     """ARV301's fix: `name = Ctor(...)` and the rest of its block -> `[async] with Ctor(...) as
-    name:` around that rest, so it is closed when the block ends. None where that would close it
+    name:` around that rest up to the last statement that mentions `name` or a value made from it. None where that would close it
     too early or not be the same code: the assignment shares its line or is not the name alone,
     `name` is used before it or outside the block's rest, or the block hands out (returns, yields)
     `name` or a value made from it other than through `await` (a response read after its session
@@ -158,6 +158,8 @@ def managed(name: str, small: cst.CSTNode, call: cst.Call, entry: Mapping[str, o
     if sum(_mentions(other, watched).count for other in rest) + 1 != _mentions(function, watched).count:
         return None  # used before the assignment or outside this block
     made_from = _made_from(rest, name)
+    # the block's rest up to the last statement that mentions the resource or a value made from it
+    rest = rest[: max(i for i, other in enumerate(rest) if _mentions(other, made_from).count) + 1]
     handed_out = _Outflow()
     for other in rest:
         other.visit(handed_out)
@@ -220,16 +222,22 @@ def _names(target: cst.CSTNode) -> list:
     return []
 
 
-def _without_last_comment(statement: cst.CSTNode) -> Optional[cst.CSTNode]:
+def _without_last_comment(node: cst.CSTNode) -> Optional[cst.CSTNode]:
     """The statement without the comment of its last line, which the replaced range ends before
-    (it stays where it is). None for a last line the range may not end on (an `else`, a block's
-    trailing comment lines)."""
-    if isinstance(statement, cst.SimpleStatementLine):
-        return statement.with_changes(trailing_whitespace=cst.TrailingWhitespace())
-    body = getattr(statement, "body", None)
-    if not isinstance(body, cst.IndentedBlock) or body.footer or not body.body:
-        return None
-    if any(getattr(statement, part, None) for part in ("orelse", "handlers", "finalbody")):
-        return None
-    inner = _without_last_comment(body.body[-1])
-    return None if inner is None else statement.with_changes(body=body.with_changes(body=[*body.body[:-1], inner]))
+    (it stays where it is). None where the last line is not a plain statement in a block (a
+    one-line body, a block's trailing comment lines)."""
+    if isinstance(node, cst.SimpleStatementLine):
+        return node.with_changes(trailing_whitespace=cst.TrailingWhitespace())
+    if isinstance(node, cst.IndentedBlock):
+        inner = _without_last_comment(node.body[-1]) if node.body and not node.footer else None
+        return None if inner is None else node.with_changes(body=[*node.body[:-1], inner])
+    for part in ("finalbody", "orelse", "handlers", "body"):  # the parts of a statement, last first
+        value = getattr(node, part, None)
+        if not value or isinstance(value, cst.SimpleStatementSuite):
+            continue
+        if isinstance(value, (tuple, list)):
+            inner = _without_last_comment(value[-1])
+            return None if inner is None else node.with_changes(**{part: [*value[:-1], inner]})
+        inner = _without_last_comment(value)
+        return None if inner is None else node.with_changes(**{part: inner})
+    return None
