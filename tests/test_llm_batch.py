@@ -164,8 +164,9 @@ def batch_in_process(fake, monkeypatch, project, tmp_path, count, **options):
     clock = FakeClock()
     said, notices = [], []
 
+    pending = PendingBatches(tmp_path / "state")  # opened outside the loop, as the stage does
+
     async def main():
-        pending = PendingBatches(tmp_path / "state")
         try:
             async with Orchestrator(settings, api_key=KEY, clock=clock, sleep=clock.sleep) as llm:
                 found = await review_batch(llm, jobs, pending=pending, say=said.append, notices=notices, **options)
