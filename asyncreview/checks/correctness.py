@@ -42,6 +42,7 @@ class _Tables:
         self.cancellation_words: List[str] = list(conversion["cancellation-words"])
         self.unreachable_markers: Set[str] = set(conversion["unreachable-markers"])
         self.cancellation_getters: Set[str] = set(conversion["cancellation-getters"])
+        self.cancellation |= {f"{getter}()" for getter in self.cancellation_getters}  # as `except` names them
 
 
 @functools.lru_cache(maxsize=1)
@@ -111,7 +112,7 @@ class CoroutineCorrectness(Rule):
     def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
         # One alternative per way to report; every one needs a coroutine.
         tables = _tables()
-        cancels = Words(*{name.rsplit(".", 1)[-1] for name in tables.catch_all | tables.cancellation | tables.cancellation_getters})
+        cancels = Words(*{name.rsplit(".", 1)[-1].rstrip("()") for name in tables.catch_all | tables.cancellation})
         return AllOf(Words("async"), (
             AllOf(Words("except"), (_BARE_EXCEPT, cancels)),  # ARV501: a handler
             AllOf(Words("finally"), Words("return", "break", "continue", "yield")),  # ARV501: finally
@@ -289,9 +290,7 @@ class CoroutineCorrectness(Rule):
         cancellation takes the other way), as is a handler that `uncancel()`s on purpose (a
         timeout helper turning its own cancellation into TimeoutError)."""
         raised = _unconditional_raise(handler.body.body)
-        if raised is None or raised.exc is None or any(
-                isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value in self.tables.deliberate
-                for n in _walk(handler.body)):
+        if raised is None or raised.exc is None or self._deliberate(handler):
             return None
         exception = raised.exc.func if isinstance(raised.exc, cst.Call) else raised.exc
         if isinstance(exception, cst.Attribute) and exception.attr.value == "with_traceback":
@@ -332,8 +331,9 @@ class CoroutineCorrectness(Rule):
         if isinstance(node, cst.Tuple):
             for element in node.elements:
                 yield from self._exception_names(element.value)
-        elif isinstance(node, cst.Call) and self.names.qualify(node.func) in self.tables.cancellation_getters:
-            yield "asyncio.CancelledError"  # `except anyio.get_cancelled_exc_class():`, under asyncio
+        elif isinstance(node, cst.Call):  # `except anyio.get_cancelled_exc_class():`
+            getter = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
+            yield f"{getter}()" if getter in self.tables.cancellation_getters else None
         else:
             yield self.names.qualify(node) or self.names.builtin(node)
 
@@ -357,10 +357,12 @@ class CoroutineCorrectness(Rule):
         ends, not silently) or that calls `uncancel()` (it took the cancellation back on purpose).
         `if closing: return` before the `raise`, or a `raise` only in a branch, swallows it on
         the other path (flake8-async's ASYNC103/104 read handlers so too)."""
-        for node in _walk(handler.body):
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in self.tables.deliberate:
-                return True
-        return _ends_in_raise(handler.body.body)
+        return self._deliberate(handler) or _ends_in_raise(handler.body.body)
+
+    def _deliberate(self, handler: cst.ExceptHandler) -> bool:
+        """The handler calls `uncancel()` or `cancelling()`: it decides about the cancellation on purpose."""
+        return any(isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                   and node.func.attr.value in self.tables.deliberate for node in _walk(handler.body))
 
     # -- ARV502: thread locks ------------------------------------------------------------------
     def _thread_lock(self, node: cst.BaseExpression) -> Optional[str]:
