@@ -11,8 +11,9 @@ asyncreview code:
     ASYNC101 -> ARV506    a yield inside a TaskGroup/timeout (its "scope" message)
     ASYNC119 -> ARV506    a yield inside any `with` of an async generator
     ASYNC103 -> ARV501    a handler of cancellation that does not re-raise, on the except line
-    ASYNC104 -> ARV501    a statement that leaves such a handler: found when ARV501 flags it or
-                          the `except` line of the handler it leaves
+    ASYNC104 -> ARV501    a statement that leaves such a handler (a `return`, a `yield`, a raise
+                          of another exception): found when ARV501 flags it or the `except` line
+                          of a handler holding it (the outer one, for a nested `except ValueError:`)
 
 ASYNC121 (`return`/`break`/`continue` inside a TaskGroup) has no counterpart: in asyncio leaving
 the block waits for the group's tasks and loses nothing (async121_asyncio.py's three lines leave
