@@ -462,10 +462,12 @@ def _unconditional_raise(statements: Sequence[cst.CSTNode]) -> Optional[cst.Rais
                     return small
                 if isinstance(small, (cst.Return, cst.Break, cst.Continue)):
                     return None
-        elif isinstance(statement, cst.With):
-            return _unconditional_raise(statement.body.body)
-        elif _raises_always(statement) or _may_leave(statement, False):
-            return None
+        else:
+            inner = _unconditional_raise(statement.body.body) if isinstance(statement, cst.With) else None
+            if inner is not None:
+                return inner
+            if _raises_always(statement) or _may_leave(statement, False):
+                return None
     return None
 
 
