@@ -89,7 +89,8 @@ class _Frame:
 
 
 class _Swallow:
-    """A handler that swallows a cancellation unless what the rest of the file says excuses it:
+    """A handler that swallows a cancellation (or turns it into another exception) unless what the
+    rest of the file says excuses it:
     the try awaits a task the file cancels, or the handler ends in a call that never returns."""
     __slots__ = ("handler", "message", "statement", "place", "awaited", "last_call", "severity", "kind")
 
@@ -354,7 +355,7 @@ class CoroutineCorrectness(Rule):
 
     def _propagates(self, handler: cst.ExceptHandler) -> bool:
         """A handler that raises on every way out of it (the exception or another: the task still
-        ends, not silently) or that calls `uncancel()` (it took the cancellation back on purpose).
+        ends, not silently; another one on the unguarded way is `_converted_to`'s) or that calls `uncancel()` (it took the cancellation back on purpose).
         `if closing: return` before the `raise`, or a `raise` only in a branch, swallows it on
         the other path (flake8-async's ASYNC103/104 read handlers so too)."""
         return self._deliberate(handler) or _ends_in_raise(handler.body.body)
