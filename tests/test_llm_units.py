@@ -8,7 +8,7 @@ import pytest
 
 from asyncreview.finding import Finding, Severity
 from asyncreview.llm.orchestrator import RateLimiter, prices
-from asyncreview.llm.prompt import build_job
+from asyncreview.llm.prompt import build_item, build_jobs, build_prefix
 from asyncreview.llm.settings import LLMSettings, validate_table
 from asyncreview.llm.validate import checked_review, validate_review
 
@@ -49,14 +49,15 @@ def test_a_fix_citing_an_unshown_line_is_dropped_and_the_verdict_kept(fix, line)
 def test_a_fix_may_cite_the_imports_and_the_helper_lines_the_request_showed(tmp_path):
     source = "import time\nimport os\n\nasync def f():\n    load()\n"
     snippet = "    load()\n# helpers.py:42 (in load):\ntime.sleep(1)"
-    job = build_job(_finding(tmp_path, source, snippet, line=5), None, LLMSettings(), "3.9")
-    assert job.shown_lines == {1, 2, 4, 5, 42}
+    item = build_item(_finding(tmp_path, source, snippet, line=5), None, LLMSettings(), "3.9")
+    assert item.shown_lines == {1, 2, 4, 5, 42}
+    (job,) = build_jobs([item], build_prefix(["ARV201"], {}, "claude-sonnet-4-5"), LLMSettings())
     document = job.params["messages"][0]["content"]
     assert "    1  import time" in document  # numbered, as the code is: the model can cite them
     for fix in ("add `import asyncio` after line 2", "make load async (helpers.py line 42)", "line 5: await it"):
-        review, accepted = checked_review(dict(GOOD, suggested_fix=fix), "WARNING", job.shown_lines)
+        review, accepted = checked_review(dict(GOOD, suggested_fix=fix), "WARNING", item.shown_lines)
         assert accepted and review["suggested_fix"] == fix
-    assert checked_review(dict(GOOD, suggested_fix="edit line 3"), "WARNING", job.shown_lines)[0]["suggested_fix"] == ""
+    assert checked_review(dict(GOOD, suggested_fix="edit line 3"), "WARNING", item.shown_lines)[0]["suggested_fix"] == ""
 
 
 @pytest.mark.parametrize("default, given, ok", [("CRITICAL", "WARNING", True), ("CRITICAL", "SUGGESTION", False), ("SUGGESTION", "CRITICAL", False), ("WARNING", "critical", True)])
@@ -192,16 +193,16 @@ def _finding(tmp_path, code_text, snippet="    time.sleep(1)", line=4):
 def test_cache_key_follows_content_model_and_parameters(tmp_path):
     source = "import time\n\nasync def f():\n    time.sleep(1)\n"
     finding = _finding(tmp_path, source)
-    base = build_job(finding, None, LLMSettings(), "3.9")
+    base = build_item(finding, None, LLMSettings(), "3.9")
     assert base.shown_lines == {1, 3, 4}  # the import and the function
-    assert "import time" in base.params["messages"][0]["content"]
-    assert build_job(finding, None, LLMSettings(), "3.9").key == base.key
-    assert build_job(finding, None, LLMSettings(model="claude-haiku-4-5"), "3.9").key != base.key
-    assert build_job(finding, None, LLMSettings(max_tokens=99), "3.9").key != base.key
-    assert build_job(finding, None, LLMSettings(temperature=0.5), "3.9").key != base.key
-    assert build_job(finding, None, LLMSettings(), "3.12").key != base.key
+    assert "import time" in base.context["module_imports"]
+    assert build_item(finding, None, LLMSettings(), "3.9").key == base.key
+    assert build_item(finding, None, LLMSettings(model="claude-haiku-4-5"), "3.9").key != base.key
+    assert build_item(finding, None, LLMSettings(max_tokens=99), "3.9").key != base.key
+    assert build_item(finding, None, LLMSettings(temperature=0.5), "3.9").key != base.key
+    assert build_item(finding, None, LLMSettings(), "3.12").key != base.key
     (tmp_path / "m.py").write_text(source.replace("sleep(1)", "sleep(2)"))
-    assert build_job(finding, None, LLMSettings(), "3.9").key != base.key
+    assert build_item(finding, None, LLMSettings(), "3.9").key != base.key
 
 
 def test_sdk_log_records_are_redacted(capsys):

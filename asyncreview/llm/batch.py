@@ -1,5 +1,6 @@
 """`--llm-batch`: the whole run through the Message Batches API (half the price, asynchronous).
-Results come back by custom_id (the cache key) and land in the same cache as online reviews."""
+Results come back by custom_id (the request's key) and each finding's verdict lands in the same cache as
+online reviews."""
 
 from __future__ import annotations
 
@@ -20,18 +21,7 @@ async def review_batch(
     poll_max: float = 60.0,
     max_wait: float = 24 * 3600.0,
 ) -> Dict[str, Dict[str, Any]]:
-    llm.stats.findings += len(jobs)
-    results = llm.cached(jobs)
-    unique: Dict[str, Job] = {}
-    for job in jobs:
-        if job.key not in results:
-            if job.key in unique:
-                llm.stats.shared += 1
-            unique.setdefault(job.key, job)
-    pending = list(unique.values())
-    llm._done = len(jobs) - len(pending)
-    if llm.progress is not None and llm._done:
-        llm.progress(llm._done)
+    results, pending = llm.uncached(jobs)
     allowed: List[Job] = []
     tokens_so_far, cost_so_far = 0, 0.0
     for job in pending:
@@ -56,7 +46,7 @@ async def review_batch(
             results.update(await _one_batch(llm, chunk, poll_initial, poll_max, max_wait))
         except Stopped:
             break
-    llm.stats.failed += sum(1 for job in allowed if job.key not in results)
+    llm.stats.failed += sum(1 for job in allowed for item in job.items if item.key not in results)
     return results
 
 
@@ -85,8 +75,8 @@ async def _one_batch(llm: Orchestrator, jobs: List[Job], poll_initial: float, po
             continue
         message = result.message
         usage = llm.stats.add_usage(getattr(message, "usage", None), BATCH_DISCOUNT)
-        found[job.key] = llm.accept(job, tool_input(message, TOOL_NAME), usage)
-        llm._done += 1
+        found.update(llm.accept(job, tool_input(message, TOOL_NAME), usage))
+        llm._done += len(job.items)
         if llm.progress is not None:
             llm.progress(llm._done)
     return found
