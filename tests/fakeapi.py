@@ -399,7 +399,8 @@ class _Handler(BaseHTTPRequestHandler):
             if kind == "oversized":
                 for block in message["content"]:
                     if block["type"] == "tool_use":
-                        block["input"] = dict(block["input"], explanation="x" * action.get("size", 2_000_000))
+                        for review in block["input"]["reviews"]:
+                            review["explanation"] = "x" * action.get("size", 2_000_000)
             if kind == "reset":  # headers and half the body, then a TCP reset
                 self._leave()
                 data = json.dumps(message).encode()

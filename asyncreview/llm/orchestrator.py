@@ -357,9 +357,15 @@ class Orchestrator:
     # -- budget --------------------------------------------------------------------------------
 
     def estimate_cost(self, job: Job, discount: float = 1.0) -> float:
+        """The shared prefix is priced as a cache write until one happened, then as a read."""
         price = self.stats.price
-        output = min(self.settings.max_tokens, 400)
-        return discount * (job.estimated_input_tokens * price["input"] + output * price["output"]) / 1e6
+        output = min(job.params["max_tokens"], 400 * len(job.items))
+        prefix = min(job.prefix.tokens, job.estimated_input_tokens) if job.prefix.cacheable else 0
+        written = self.stats.cache_write_tokens or self.stats.cache_read_tokens
+        prefix_price = price["cache-read"] if written else price["cache-write"]
+        return discount * (
+            prefix * prefix_price + (job.estimated_input_tokens - prefix) * price["input"] + output * price["output"]
+        ) / 1e6
 
     def budget_allows(self, job: Job, discount: float = 1.0) -> bool:
         """Checked right before a request is counted, with no await in between, so concurrent
@@ -548,7 +554,7 @@ class Orchestrator:
             self.stats.reviewed += 1
             if not accepted:
                 self.stats.rejected += 1
-                self._log(f"answer for {item.record['rule']} at line {item.record['line']} rejected, recorded as uncertain: {review['explanation']}")
+                self._log(f"answer rejected for {item.record['rule']} at line {item.record['line']}, recorded as uncertain: {review['explanation']}")
             if self.cache is not None:  # a rejected answer too: asking again would cost the same again
                 try:
                     self.cache.put(item.key, review, share)
