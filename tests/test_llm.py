@@ -748,3 +748,77 @@ def test_a_confirmed_regrade_changes_the_reported_severity_and_the_exit_code(llm
     assert llm("--llm", "--fail-on", "critical", ".").code == 1
     write_project(project, 1, markers={0: "FAKE:regrade-warning"})
     assert llm("--llm", "--fail-on", "critical", ".").code == 0  # only a reviewed WARNING is left
+
+
+# -- issue 22: one request per function, verdicts cached per finding, a prefix really cached --
+
+
+def write_two_rules_in_one_function(project):
+    """fetch() holds an ARV101 (asyncio.timeout on 3.9, line 6) and an ARV201 (time.sleep, line 7)."""
+    project.write("pyproject.toml", '[project]\nname = "p"\nrequires-python = ">=3.9"\n')
+    project.write(
+        "app.py",
+        "import asyncio\nimport time\n\n\nasync def fetch(client):\n"
+        "    async with asyncio.timeout(1):\n        time.sleep(1)\n        return await client.get('/')\n",
+    )
+
+
+def test_the_findings_of_one_function_go_in_one_request_and_are_cached_one_by_one(llm, fake, project):
+    write_two_rules_in_one_function(project)
+    first = llm("--llm", "--select", "ARV101", "--format", "json", ".")
+    assert [f["review"]["verdict"] for f in first.json()["findings"]] == ["confirmed"]
+    both = llm("--llm", "--format", "json", ".")
+    verdicts = {f["code"]: f["review"]["verdict"] for f in both.json()["findings"]}
+    assert verdicts == {"ARV101": "confirmed", "ARV201": "confirmed"}
+    assert fake.message_requests == 2  # the second run sent only the new finding
+    assert [f["rule"] for f in finding_document(fake.bodies[1])["findings"]] == ["ARV201"]
+    assert "1 request, 1 cache hit" in both.err
+    llm("--llm", ".")
+    assert fake.message_requests == 2  # both cached: nothing is sent
+    write_two_rules_in_one_function(project)  # same code, cache cleared: one request for both
+    llm("--clear-cache")
+    llm("--llm", ".")
+    assert fake.message_requests == 3
+    assert [(f["id"], f["rule"]) for f in finding_document(fake.bodies[2])["findings"]] == [("F1", "ARV101"), ("F2", "ARV201")]
+
+
+@pytest.mark.parametrize(
+    "answer, why",
+    [
+        ({"reviews": [{"id": "F1", "verdict": "false_positive", "severity": "CRITICAL", "explanation": "3.11 only path", "suggested_fix": ""}]}, "gave no verdict"),
+        ({"reviews": [{"id": "F2", "verdict": "confirmed", "severity": "CRITICAL", "explanation": "blocks", "suggested_fix": ""}] * 2
+          + [{"id": "F1", "verdict": "false_positive", "severity": "CRITICAL", "explanation": "3.11 only path", "suggested_fix": ""}]}, "answered this finding twice"),
+    ],
+    ids=["one-left-out", "one-answered-twice"],
+)
+def test_a_partial_answer_keeps_the_good_verdicts_and_the_rest_are_uncertain(llm, fake, project, answer, why):
+    write_two_rules_in_one_function(project)
+    fake.script = [{"kind": "malformed", "input": answer}]
+    result = llm("--llm", "--format", "json", ".")
+    found = {f["code"]: f["review"] for f in result.json()["findings"]}
+    assert found["ARV101"]["verdict"] == "false_positive" and found["ARV101"]["explanation"] == "3.11 only path"
+    assert found["ARV201"]["verdict"] == "uncertain" and why in found["ARV201"]["explanation"]
+    assert "1 answer(s) were not a valid review and count as uncertain" in result.err
+
+
+@pytest.mark.parametrize("model, minimum", [("claude-sonnet-4-5", 1024), ("claude-haiku-4-5", 4096)])
+def test_the_prefix_reaches_the_models_minimum_and_is_written_once_then_read(llm, fake, project, model, minimum):
+    write_project(project, 5, llm=f'model = "{model}"')
+    result = llm("--llm", ".")
+    writes = [usage["cache_creation_input_tokens"] for usage in fake.usages]
+    reads = [usage["cache_read_input_tokens"] for usage in fake.usages]
+    assert writes[0] >= minimum and writes[1:] == [0] * 4  # the first request went alone
+    assert reads == [0] + [writes[0]] * 4
+    assert f"({writes[0]} cache write, {4 * writes[0]} cache read)" in result.err
+    assert "prompt caching is off" not in result.err
+
+
+def test_a_strict_schema_the_api_would_refuse_is_caught_by_the_fake():
+    from fakeapi import strict_schema_problem
+
+    from asyncreview.llm.prompt import TOOL
+
+    assert strict_schema_problem(TOOL["input_schema"]) is None
+    loose = json.loads(json.dumps(TOOL["input_schema"]))
+    del loose["properties"]["reviews"]["items"]["additionalProperties"]
+    assert "additionalProperties" in strict_schema_problem(loose)

@@ -269,3 +269,24 @@ def test_review_cache_writes_in_groups_and_on_close(tmp_path):
         assert reopened.get_many(["first", "last"]) == {"first": review, "last": review}
     finally:
         reopened.close()
+
+
+def test_the_prefix_holds_the_rules_of_the_run_first_and_pads_to_the_models_minimum():
+    from asyncreview import plugins
+    from asyncreview.llm.prompt import minimum_cacheable
+
+    docs = {}
+    for rule in plugins.all_rules():
+        docs.update(rule.docs())
+    prefix = build_prefix(["ARV301", "ARV101"], docs, "claude-haiku-4-5")
+    text = prefix.system[0]["text"]
+    assert prefix.cacheable and prefix.tokens >= minimum_cacheable("claude-haiku-4-5") == 4096
+    assert text.index("## ARV101") < text.index("## ARV301") < text.index("## ARV102")  # the run's rules first
+    assert "## ARV501" not in text  # padded only as far as the minimum needs
+    assert prefix.notice("claude-haiku-4-5") is None
+    assert build_prefix(["ARV301", "ARV101"], docs, "claude-haiku-4-5") == prefix  # stable: cacheable across requests
+    assert build_prefix(["ARV101", "ARV301"], docs, "claude-sonnet-4-5").tokens < prefix.tokens  # a lower minimum, less padding
+    assert minimum_cacheable("claude-haiku-4-5-20251001") == 4096 and minimum_cacheable("some-new-model") == 1024
+    bare = build_prefix(["ARV101"], {}, "claude-sonnet-4-5")  # nothing to pad with: said, not silent
+    assert not bare.cacheable and "prompt caching is off" in bare.notice("claude-sonnet-4-5")
+    assert f"under the {bare.minimum}" in bare.notice("claude-sonnet-4-5")
