@@ -1,6 +1,7 @@
 """What the LLM review costs per 100 findings, the design before issue 22 (one request per
-finding, the rule's rationale in every request, an uncacheable ~370-token prefix) and today's (one
-request per function, the rationale in a prefix that is cached) side by side, in one run, on the
+finding, the rule's rationale in every request, an uncacheable ~370-token prefix) and today's (the
+functions of a file in one request, each whole with all its findings, the rationale in a cached
+prefix) side by side, in one run, on the
 same findings: those of the fixtures (fixtures/*/*.py), against the fake Anthropic API of the
 tests, which bills prompt caching as the real one does (per model minimum).
 
@@ -199,9 +200,9 @@ def main(argv=None) -> int:
     before, now = result["before"], result["now"]
     result["input_ratio"] = round(now["billed_input_per_100"] / before["billed_input_per_100"], 3)
     print(f"{len(findings)} findings of fixtures/*/*.py, model {options.model}; per 100 findings:")
-    print(f"{'design':<28}{'requests':>9}{'reviewed':>9}{'billed input':>14}{'output':>9}{'USD':>9}")
-    for name, row in (("one request per finding", before), ("one per function, cached", now)):
-        print(f"{name:<28}{row['requests']:>9}{row['reviewed']:>9}{row['billed_input_per_100']:>14}{row['output_per_100']:>9}{row['usd_per_100']:>9.4f}")
+    print(f"{'design':<36}{'requests':>9}{'reviewed':>9}{'billed input':>14}{'output':>9}{'USD':>9}")
+    for name, row in (("one request per finding", before), ("per file, functions whole, cached", now)):
+        print(f"{name:<36}{row['requests']:>9}{row['reviewed']:>9}{row['billed_input_per_100']:>14}{row['output_per_100']:>9}{row['usd_per_100']:>9.4f}")
     print(f"billed input now / before: {result['input_ratio']:.0%} (target <= 40%); equal coverage: {before['reviewed'] == now['reviewed'] == len(findings)}")
     if options.json_out:
         options.json_out.write_text(json.dumps(result, indent=1))

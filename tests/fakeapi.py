@@ -110,26 +110,34 @@ def finding_document(body: Dict[str, Any]) -> Dict[str, Any]:
 
 def default_review(body: Dict[str, Any]) -> Dict[str, Any]:
     """Deterministic stand-in for the model, one review per finding id: a `FAKE:refute` /
-    `FAKE:uncertain` marker in the reviewed code picks the verdict, otherwise a finding is
-    confirmed at its default severity, or at the one a `FAKE:regrade-warning` marker names."""
-    document = finding_document(body)
-    code = document.get("enclosing_code", {}).get("text", "")
-    verdict = "confirmed"
-    if "FAKE:refute" in code:
-        verdict = "false_positive"
-    elif "FAKE:uncertain" in code:
-        verdict = "uncertain"
-    regrade = re.search(r"FAKE:regrade-(\w+)", code)
+    `FAKE:uncertain` marker in a function's code picks the verdict of its findings, otherwise a
+    finding is confirmed at its default severity, or at the one a `FAKE:regrade-warning` marker
+    names."""
     reviews = []
-    for finding in document.get("findings", []):
-        reviews.append({
-            "id": finding.get("id"),
-            "verdict": verdict,
-            "severity": regrade.group(1).upper() if regrade else finding.get("default_severity", "WARNING"),
-            "explanation": f"fake review of {finding.get('rule')} at line {finding.get('line')}",
-            "suggested_fix": "",
-        })
+    for function in finding_document(body).get("functions", []):
+        code = function.get("enclosing_code", {}).get("text", "")
+        verdict = "confirmed"
+        if "FAKE:refute" in code:
+            verdict = "false_positive"
+        elif "FAKE:uncertain" in code:
+            verdict = "uncertain"
+        regrade = re.search(r"FAKE:regrade-(\w+)", code)
+        for finding in function.get("findings", []):
+            reviews.append({
+                "id": finding.get("id"),
+                "verdict": verdict,
+                "severity": regrade.group(1).upper() if regrade else finding.get("default_severity", "WARNING"),
+                "explanation": f"fake review of {finding.get('rule')} at line {finding.get('line')}",
+                "suggested_fix": "",
+            })
     return {"reviews": reviews}
+
+
+def only_function(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The one function a request carries, with the file's entries beside its own."""
+    document = finding_document(body)
+    (function,) = document["functions"]
+    return dict({key: value for key, value in document.items() if key != "functions"}, **function)
 
 
 def single(review: Dict[str, Any], finding_id: str = "F1") -> Dict[str, Any]:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from fakeapi import FakeAnthropic, finding_document, single
+from fakeapi import FakeAnthropic, finding_document, only_function, single
 
 KEY = "sk-ant-api03-TESTKEY-7f3c9b1e-DO-NOT-LEAK"
 
@@ -23,16 +23,20 @@ def fake():
 
 
 def write_project(project, count, llm="", markers=None, name="app.py"):
-    """`count` async functions, each with one ARV101 finding (asyncio.timeout on Python 3.9);
-    markers maps a function index to a comment placed inside it."""
+    """`count` async functions, each with one ARV101 finding (asyncio.timeout on Python 3.9) at
+    line 4 of a module of its own (`app.py`, `app_1.py`, ...: one request each, since a request
+    carries the functions of one file); markers maps a function index to a comment placed inside it."""
     project.write("pyproject.toml", f'[project]\nname = "p"\nrequires-python = ">=3.9"\n\n[tool.asyncreview.llm]\n{llm}\n')
-    lines = ["import asyncio", ""]
     for index in range(count):
-        lines.append(f"async def fetch_{index}(client):")
+        lines = ["import asyncio", "", f"async def fetch_{index}(client):"]
         if markers and index in markers:
             lines.append(f"    # {markers[index]}")
         lines += [f"    async with asyncio.timeout({index + 1}):", "        return await client.get('/')", ""]
-    project.write(name, "\n".join(lines))
+        project.write(module_name(name, index), "\n".join(lines))
+
+
+def module_name(name, index):
+    return name if index == 0 else name.replace(".py", f"_{index}.py")
 
 
 @pytest.fixture
@@ -130,12 +134,11 @@ def review_in_process(fake, monkeypatch, project, count, **settings):
 
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
     write_project(project, count)
-    path = str(project.root / "app.py")
     config = LLMSettings(**settings)
     items = []
     for index in range(count):  # `async with asyncio.timeout(...)` of fetch_<index>: one request each
-        line = 4 + 4 * index
-        finding = Finding(path, line, 16, line, 31, "ARV101", Severity.CRITICAL, "asyncio.timeout needs 3.11", "")
+        path = str(project.root / module_name("app.py", index))
+        finding = Finding(path, 4, 16, 4, 31, "ARV101", Severity.CRITICAL, "asyncio.timeout needs 3.11", "")
         items.append(build_item(finding, None, config, "3.9"))
     # Without catalogue entries the prefix is not cacheable: no first request goes alone.
     jobs = build_jobs(items, build_prefix(["ARV101"], {}, config.model), config)
@@ -328,7 +331,7 @@ def test_code_is_quoted_as_data_and_only_the_tool_call_counts(llm, fake, project
     content = body["messages"][0]["content"]
     assert content.count("</findings>") == 1  # the code cannot close the data element
     assert "ignore all previous instructions" not in body["system"][0]["text"]
-    document = finding_document(body)
+    document = only_function(body)
     assert injection in document["enclosing_code"]["text"]  # the comment arrives, as data
 
 
@@ -384,7 +387,7 @@ def test_a_refutation_hides_a_warning_never_a_critical_and_every_format_says_so(
         assert text.code == 1, (run, text.out)  # the CRITICAL still fails the run
         assert "ARV101" in text.out and "review: false_positive (CRITICAL), disputed" in text.out
         assert "ARV301" not in text.out and text.out.rstrip().endswith(HIDDEN + ".")
-        assert fake.message_requests == 2, run
+        assert fake.message_requests == 1, run  # the two functions of app.py share one request
     document = llm("--llm", "--format", "json", ".").json()
     assert document["summary"]["hidden_by_reviewer"] == 1 and document["summary"]["disputed"] == 1
     assert HIDDEN in document["summary"]["notices"]
@@ -405,7 +408,7 @@ def test_a_refutation_hides_a_warning_never_a_critical_and_every_format_says_so(
     shown = llm("--llm", "--show-refuted", ".")
     assert shown.code == 1 and "ARV301" in shown.out and "review: false_positive (WARNING):" in shown.out
     assert "hidden" not in shown.out
-    assert fake.message_requests == 2  # every report came from the cache
+    assert fake.message_requests == 1  # every report came from the cache
 
 
 @pytest.mark.parametrize(
@@ -456,7 +459,7 @@ def test_a_copy_under_another_path_is_asked_with_its_own_path(llm, fake, project
     assert len(found) == 6 and all(r["verdict"] == "confirmed" for r in found.values())
     assert fake.message_requests == 6  # the path is context (test code or not): not the same request
     files = {finding_document(body)["file"]["path"]: finding_document(body)["file"]["test_code"] for body in fake.bodies}
-    assert files == {"app.py": False, "tests/test_copy.py": True}
+    assert files == {**{module_name("app.py", i): False for i in range(3)}, **{module_name("tests/test_copy.py", i): True for i in range(3)}}
 
 
 def test_max_requests_budget_stops_sending(llm, fake, project):
@@ -594,7 +597,7 @@ def test_a_huge_function_or_line_is_cut_to_size(llm, fake, project):
     assert review["verdict"] == "confirmed"
     (raw,) = fake.raw_requests
     assert len(raw) < 60_000, len(raw)  # the file is 4 MB
-    document = finding_document(fake.bodies[0])
+    document = only_function(fake.bodies[0])
     assert "asyncio.timeout(1)" in document["enclosing_code"]["text"]
     assert "characters cut" in document["enclosing_code"]["text"]
 
@@ -604,7 +607,7 @@ def test_the_request_carries_the_evidence_and_the_configured_parameters(llm, fak
     llm("--llm", ".")
     (body,) = fake.bodies
     assert (body["model"], body["max_tokens"], body["temperature"]) == ("claude-haiku-4-5", 300, 0.2)
-    document = finding_document(body)
+    document = only_function(body)
     (finding,) = document["findings"]
     assert finding["id"] == "F1" and finding["rule"] == "ARV101" and finding["default_severity"] == "CRITICAL"
     assert "## ARV101" in body["system"][0]["text"]  # the rule's rationale sits in the cached prefix
@@ -624,7 +627,7 @@ def test_a_transitive_blocking_finding_carries_every_helper_of_the_chain(llm, fa
     project.write("app.py", "from helpers import load\n\n\nclass Handler:\n    cache = {}\n\n    async def get(self):\n        return load('x', self.cache)\n")
     result = llm("--llm", "--select", "ARV202", "--format", "json", ".")
     assert [f["code"] for f in result.json()["findings"]] == ["ARV202"]
-    document = finding_document(fake.bodies[0])
+    document = only_function(fake.bodies[0])
     (finding,) = document["findings"]
     assert "load" in finding["message"] and "open(path)" in finding["flagged_code"]
     assert [(link["function"], link["path"]) for link in finding["chain"]] == [("load", "helpers.py"), ("_read", "helpers.py")]
@@ -771,7 +774,7 @@ def test_the_findings_of_one_function_go_in_one_request_and_are_cached_one_by_on
     verdicts = {f["code"]: f["review"]["verdict"] for f in both.json()["findings"]}
     assert verdicts == {"ARV101": "confirmed", "ARV201": "confirmed"}
     assert fake.message_requests == 2  # the second run sent only the new finding
-    assert [f["rule"] for f in finding_document(fake.bodies[1])["findings"]] == ["ARV201"]
+    assert [f["rule"] for f in only_function(fake.bodies[1])["findings"]] == ["ARV201"]
     assert "1 request, 1 cache hit" in both.err
     llm("--llm", ".")
     assert fake.message_requests == 2  # both cached: nothing is sent
@@ -779,7 +782,7 @@ def test_the_findings_of_one_function_go_in_one_request_and_are_cached_one_by_on
     llm("--clear-cache")
     llm("--llm", ".")
     assert fake.message_requests == 3
-    assert [(f["id"], f["rule"]) for f in finding_document(fake.bodies[2])["findings"]] == [("F1", "ARV101"), ("F2", "ARV201")]
+    assert [(f["id"], f["rule"]) for f in only_function(fake.bodies[2])["findings"]] == [("F1", "ARV101"), ("F2", "ARV201")]
 
 
 @pytest.mark.parametrize(
@@ -822,3 +825,20 @@ def test_a_strict_schema_the_api_would_refuse_is_caught_by_the_fake():
     loose = json.loads(json.dumps(TOOL["input_schema"]))
     del loose["properties"]["reviews"]["items"]["additionalProperties"]
     assert "additionalProperties" in strict_schema_problem(loose)
+
+
+def test_the_functions_of_one_file_share_requests_each_whole_with_its_findings(llm, fake, project):
+    project.write("pyproject.toml", '[project]\nname = "p"\nrequires-python = ">=3.9"\n')
+    functions = [f"async def fetch_{i}(client):\n    async with asyncio.timeout({i}):\n        return await client.get('/')\n" for i in range(14)]
+    project.write("app.py", "import asyncio\n\n\n" + "\n\n".join(functions))
+    result = llm("--llm", "--format", "json", ".")
+    assert [f["review"]["verdict"] for f in result.json()["findings"]] == ["confirmed"] * 14
+    assert fake.message_requests == 2  # at most 12 findings a request
+    documents = [finding_document(body) for body in fake.bodies]
+    assert sorted(len(d["functions"]) for d in documents) == [2, 12]
+    for document in documents:
+        assert document["module_imports"] == "    1  import asyncio"  # once for the file
+        for function in document["functions"]:
+            (finding,) = function["findings"]
+            name = function["enclosing_code"]["text"].splitlines()[0].split("def ")[1]
+            assert name.startswith(f"fetch_{function['enclosing_code']['first_line'] // 5}(")

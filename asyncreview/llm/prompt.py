@@ -1,6 +1,7 @@
 """What the model sees: a cached prefix (the instructions, the catalogue entries of the rules in
-the run and one forced, strict tool), then one request per enclosing function (or file) whose
-findings are quoted as JSON data (never as instructions) and answered by one verdict each."""
+the run and one forced, strict tool), then requests that carry the findings of a file's functions,
+each function whole with all its findings, quoted as JSON data (never as instructions) and
+answered by one verdict per finding."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ _TEST_FOLDERS = frozenset({"test", "tests", "testing"})
 
 INSTRUCTIONS = """\
 You review findings of asyncreview, a static analyzer for Python asyncio code. A request carries \
-the findings of one function (or of one module's top level) together, with the code around them. \
+findings of one file, grouped by the function (or the module's top level) that holds them, with \
+the code around them. \
 For EACH finding, identified by its "id", decide whether it is a real problem in this code \
 (confirmed), wrong (false_positive), or cannot be decided from what you see (uncertain). Judge \
 every finding on its own, but use the others: two findings in one coroutine often explain each \
@@ -50,9 +52,10 @@ fix; refer only to line numbers that appear in the code shown.
 What the request shows:
 - "file": the path and whether it is test code (a blocking call in a test is often harmless; \
 the same call in a request handler is not);
-- "class": the class around a method, its header and attributes;
-- "enclosing_code": the function (or the lines around a module-level finding), numbered;
 - "module_imports": the module's imports, numbered;
+- "functions": one entry per function (or per stretch of module-level code), with "class" (the \
+class around a method, its header and attributes), "enclosing_code" (the code, numbered) and the \
+"findings" in it;
 - for a finding reached through a chain of helpers (ARV202), "chain": the code of every helper \
 on it, the line that continues the chain marked with ">>". Look at whether the caller can take \
 the blocking branch at all: a chain whose blocking call sits behind a guard the caller never \
@@ -446,14 +449,21 @@ def _merged_code(items: List[Item]) -> Dict[str, Any]:
 
 
 def build_request(items: List[Item], prefix: Prefix, settings: LLMSettings) -> Job:
-    """One request for items of one group (same file and function)."""
+    """One request for items of one file: each function (or the module's top level) once, with
+    its class, its code and its findings; the file's path and imports once for all."""
     head = items[0].context
-    document: Dict[str, Any] = {"file": head["file"]}
-    if "class" in head:
-        document["class"] = head["class"]
-    document["module_imports"] = head["module_imports"]
-    document["enclosing_code"] = _merged_code(items)
-    document["findings"] = [dict({"id": f"F{index}"}, **item.record) for index, item in enumerate(items, start=1)]
+    sections: Dict[Tuple[str, Optional[Span]], List[Tuple[int, Item]]] = {}
+    for index, item in enumerate(items, start=1):
+        sections.setdefault(item.group, []).append((index, item))
+    functions = []
+    for members in sections.values():
+        section: Dict[str, Any] = {}
+        if "class" in members[0][1].context:
+            section["class"] = members[0][1].context["class"]
+        section["enclosing_code"] = _merged_code([item for _, item in members])
+        section["findings"] = [dict({"id": f"F{index}"}, **item.record) for index, item in members]
+        functions.append(section)
+    document = {"file": head["file"], "module_imports": head["module_imports"], "functions": functions}
     # JSON with "<", ">" and "&" escaped: nothing in the data can close the <findings> element.
     data = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -479,14 +489,29 @@ def build_request(items: List[Item], prefix: Prefix, settings: LLMSettings) -> J
 
 
 def build_jobs(items: List[Item], prefix: Prefix, settings: LLMSettings) -> List[Job]:
-    """One request per enclosing function (or per file for module-level findings), at most
-    MAX_FINDINGS_PER_REQUEST findings each; in the order the findings came."""
-    groups: Dict[Tuple[str, Optional[Span]], List[Item]] = {}
+    """The findings of one function (or of a module's top level) always travel together; the
+    functions of one file share a request up to MAX_FINDINGS_PER_REQUEST findings and
+    MAX_CODE_CHARS of code: every request reads the whole cached prefix, so fewer, fuller
+    requests are what makes the prefix pay (benchmarks/README.md, issue 22)."""
+    units: Dict[Tuple[str, Optional[Span]], Dict[str, Item]] = {}
     for item in items:
-        groups.setdefault(item.group, []).append(item)
+        units.setdefault(item.group, {}).setdefault(item.key, item)  # one verdict per key
+    by_file: Dict[str, List[List[Item]]] = {}
+    for (path, _), unit in units.items():
+        members = list(unit.values())
+        for start in range(0, len(members), MAX_FINDINGS_PER_REQUEST):
+            by_file.setdefault(path, []).append(members[start : start + MAX_FINDINGS_PER_REQUEST])
     jobs = []
-    for members in groups.values():
-        unique = list({item.key: item for item in members}.values())  # one verdict per key
-        for start in range(0, len(unique), MAX_FINDINGS_PER_REQUEST):
-            jobs.append(build_request(unique[start : start + MAX_FINDINGS_PER_REQUEST], prefix, settings))
+    for parts in by_file.values():
+        batch: List[Item] = []
+        code = 0
+        for part in parts:
+            size = len(part[0].context["enclosing_code"]["text"])
+            if batch and (len(batch) + len(part) > MAX_FINDINGS_PER_REQUEST or code + size > MAX_CODE_CHARS):
+                jobs.append(build_request(batch, prefix, settings))
+                batch, code = [], 0
+            batch += part
+            code += size
+        if batch:
+            jobs.append(build_request(batch, prefix, settings))
     return jobs
