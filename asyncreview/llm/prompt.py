@@ -16,6 +16,7 @@ from pathlib import Path, PurePath
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from asyncreview.llm.settings import LLMSettings
+from asyncreview.untrusted import path_text
 
 PROMPT_VERSION = "6"
 TOOL_NAME = "record_review"
@@ -329,7 +330,7 @@ def _chain_code(finding, parsed: ParsedFile) -> Tuple[List[Dict[str, Any]], set]
         code = _cut("\n".join(text), budget)
         budget = max(0, budget - len(code))
         shown.update(range(first, last + 1))
-        chain.append({"function": name, "path": path, "code": code})
+        chain.append({"function": name, "path": path_text(path), "code": code})
     return chain, shown
 
 
@@ -396,7 +397,7 @@ def build_item(finding, doc, settings: LLMSettings, target: str) -> Item:
     if chain:
         record["chain"] = chain
     context = {
-        "file": {"path": finding.path, "test_code": is_test_code(finding.path), "target_python": target},
+        "file": {"path": path_text(finding.path), "test_code": is_test_code(finding.path), "target_python": target},
         "module_imports": _cut("\n".join(_numbered(n, text) for n, text in imports), 2 * MAX_FIELD_CHARS),
         "enclosing_code": {"first_line": first, "last_line": last, "text": "\n".join(shown)},
     }
@@ -466,6 +467,7 @@ def build_request(items: List[Item], prefix: Prefix, settings: LLMSettings) -> J
     document = {"file": head["file"], "module_imports": head["module_imports"], "functions": functions}
     # JSON with "<", ">" and "&" escaped: nothing in the data can close the <findings> element.
     data = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    data = data.encode("utf-8", "backslashreplace").decode("utf-8")  # a file name's undecodable bytes
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     count = len(items)
     user = (
