@@ -839,6 +839,7 @@ def test_the_functions_of_one_file_share_requests_each_whole_with_its_findings(l
     for document in documents:
         assert document["module_imports"] == "    1  import asyncio"  # once for the file
         for function in document["functions"]:
-            (finding,) = function["findings"]
-            name = function["enclosing_code"]["text"].splitlines()[0].split("def ")[1]
-            assert name.startswith(f"fetch_{function['enclosing_code']['first_line'] // 5}(")
+            (finding,) = function["findings"]  # each function whole, with its own finding
+            code = function["enclosing_code"]
+            assert code["first_line"] < finding["line"] <= code["last_line"]
+            assert code["text"].splitlines()[0].split("def ")[1].startswith(f"fetch_{code['first_line'] // 5}(")

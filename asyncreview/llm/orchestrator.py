@@ -16,7 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from asyncreview.llm.prompt import TOOL_NAME, Job, build_request
 from asyncreview.llm.redact import redact_logs
@@ -576,7 +576,7 @@ class Orchestrator:
             self.progress(self._done)
         return result
 
-    def cached(self, jobs: Iterable[Job]) -> Dict[str, Dict[str, Any]]:
+    def cached(self, jobs: List[Job]) -> Dict[str, Dict[str, Any]]:
         """Cached reviews by item key (each finding counts as a hit once)."""
         keys = {item.key for job in jobs for item in job.items}
         if self.cache is None:
