@@ -10,7 +10,7 @@ import time
 
 import pytest
 from conftest import SCRIPT
-from test_llm import KEY, FakeClock, fake, llm, reviews, write_project  # noqa: F401 - fixtures
+from test_llm import KEY, FakeClock, fake, llm, module_name, reviews, write_project  # noqa: F401 - fixtures
 
 MARKERS = {1: "FAKE:refute", 3: "FAKE:uncertain"}
 EXPECTED = {1: "false_positive", 3: "uncertain"}
@@ -149,18 +149,18 @@ def batch_in_process(fake, monkeypatch, project, tmp_path, count, **options):
     from asyncreview.llm.batch import review_batch
     from asyncreview.llm.orchestrator import Orchestrator
     from asyncreview.llm.pending import PendingBatches
-    from asyncreview.llm.prompt import build_job
+    from asyncreview.llm.prompt import build_item, build_jobs, build_prefix
     from asyncreview.llm.settings import LLMSettings
 
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
     write_project(project, count)
-    path = str(project.root / "app.py")
     settings = LLMSettings()
-    jobs = []
-    for index in range(count):
-        line = 4 + 4 * index
-        finding = Finding(path, line, 16, line, 31, "ARV101", Severity.CRITICAL, "asyncio.timeout needs 3.11", "")
-        jobs.append(build_job(finding, None, settings, "3.9"))
+    items = []
+    for index in range(count):  # one module each: one request each
+        path = str(project.root / module_name("app.py", index))
+        finding = Finding(path, 4, 16, 4, 31, "ARV101", Severity.CRITICAL, "asyncio.timeout needs 3.11", "")
+        items.append(build_item(finding, None, settings, "3.9"))
+    jobs = build_jobs(items, build_prefix(["ARV101"], {}, settings), settings)
     clock = FakeClock()
     said, notices = [], []
 
@@ -174,7 +174,7 @@ def batch_in_process(fake, monkeypatch, project, tmp_path, count, **options):
             pending.close()
 
     llm, found, left = asyncio.run(main())
-    return llm, [found.get(job.key) for job in jobs], said, notices, left, clock
+    return llm, [found.get(item.key) for item in items], said, notices, left, clock
 
 
 def test_waiting_prints_a_progress_line_on_change_and_every_five_minutes(fake, monkeypatch, project, tmp_path):
@@ -210,3 +210,4 @@ def test_a_budget_sends_what_fits_in_the_batch_and_says_so(llm, fake, project, c
     assert len(batch["requests"]) == 2  # before: the budget stopped the stage and nothing was sent
     assert sorted(v is not None for v in verdicts(result).values()) == [False, False, True, True]
     assert "stopped after max-requests = 2" in result.err
+
