@@ -211,3 +211,33 @@ def test_a_budget_sends_what_fits_in_the_batch_and_says_so(llm, fake, project, c
     assert sorted(v is not None for v in verdicts(result).values()) == [False, False, True, True]
     assert "stopped after max-requests = 2" in result.err
 
+
+def test_a_later_run_that_groups_its_findings_otherwise_still_collects_the_batch(llm, fake, project, cache_env):
+    """The record keeps which findings each request of the batch carries (by position, the ids the
+    model answers by): when one function of a two-function request changed, the next run's
+    request for that file differs, yet the unchanged function's verdict comes from the batch."""
+    from fakeapi import finding_document
+
+    def write(second_timeout):
+        project.write("pyproject.toml", '[project]\nname = "p"\nrequires-python = ">=3.9"\n')
+        project.write("app.py", (
+            "import asyncio\n\n\nasync def first(client):\n    # FAKE:refute\n"
+            "    async with asyncio.timeout(1):\n        return await client.get('/')\n\n\n"
+            f"async def second(client):\n    async with asyncio.timeout({second_timeout}):\n        return await client.get('/')\n"
+        ))
+
+    write(2)
+    fake.batch_polls_before_end = 10**9
+    llm("--llm-batch", "--no-wait", ".", env=cache_env)
+    (old,) = batch_ids(fake)
+    assert [len(finding_document(request["params"])["functions"]) for request in fake.batches[old]["requests"]] == [2]
+
+    write(3)  # same lines: only the second function's finding is new
+    fake.batch_polls_before_end = 0
+    result = llm("--llm-batch", "--format", "json", ".", env=cache_env)
+    found = {f["line"]: f.get("review") for f in result.json()["findings"]}
+    assert {line: review and review["verdict"] for line, review in found.items()} == {6: "false_positive", 11: "confirmed"}
+    (new,) = set(batch_ids(fake)) - {old}
+    (request,) = fake.batches[new]["requests"]  # only the changed function went out again
+    assert [[f["line"] for f in function["findings"]] for function in finding_document(request["params"])["functions"]] == [[11]]
+    assert "still processing" not in result.err and "without a review" not in result.err
