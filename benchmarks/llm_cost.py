@@ -157,11 +157,11 @@ def run_legacy(findings: List[Finding], docs, settings: LLMSettings) -> Dict[str
     fake = FakeAnthropic().start()
     fake.responder = legacy_answer
     try:
-        client = anthropic.Anthropic(api_key=KEY, base_url=fake.url, max_retries=0)
         reviewed = 0
-        for finding in findings:
-            message = client.messages.create(**legacy_params(finding, docs[finding.code], settings))
-            reviewed += any(block.type == "tool_use" for block in message.content)
+        with anthropic.Anthropic(api_key=KEY, base_url=fake.url, max_retries=0) as client:
+            for finding in findings:
+                message = client.messages.create(**legacy_params(finding, docs[finding.code], settings))
+                reviewed += any(block.type == "tool_use" for block in message.content)
         return billed(fake.usages, settings.model, len(findings), reviewed, fake.message_requests)
     finally:
         fake.stop()

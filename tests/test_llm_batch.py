@@ -164,16 +164,16 @@ def batch_in_process(fake, monkeypatch, project, tmp_path, count, **options):
     clock = FakeClock()
     said, notices = [], []
 
-    async def main():
-        pending = PendingBatches(tmp_path / "state")
-        try:
-            async with Orchestrator(settings, api_key=KEY, clock=clock, sleep=clock.sleep) as llm:
-                found = await review_batch(llm, jobs, pending=pending, say=said.append, notices=notices, **options)
-                return llm, found, pending.load()
-        finally:
-            pending.close()
+    async def main(pending):
+        async with Orchestrator(settings, api_key=KEY, clock=clock, sleep=clock.sleep) as llm:
+            return llm, await review_batch(llm, jobs, pending=pending, say=said.append, notices=notices, **options)
 
-    llm, found, left = asyncio.run(main())
+    pending = PendingBatches(tmp_path / "state")  # opened outside the loop: the store's files block
+    try:
+        llm, found = asyncio.run(main(pending))
+        left = pending.load()
+    finally:
+        pending.close()
     return llm, [found.get(item.key) for item in items], said, notices, left, clock
 
 
