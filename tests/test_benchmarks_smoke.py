@@ -258,3 +258,17 @@ def test_structured_parity_counts_a_statement_in_a_nested_handler_through_the_ou
     # found: both returns (through line 5), the yield (line 15) and the raise (through line 19);
     # flagged: lines 5, 15 and 19
     assert (adapted.expected, adapted.found, adapted.flagged, adapted.right) == (4, 4, 3, 3)
+
+
+def test_the_llm_cost_benchmark_compares_both_designs_at_equal_coverage(tmp_path):
+    """benchmarks/llm_cost.py: both designs review every fixture finding; the new one sends fewer
+    requests, and its billed input counts the cached prefix (written once, then read)."""
+    out = tmp_path / "cost.json"
+    subprocess.run([sys.executable, "-m", "benchmarks.llm_cost", "--json-out", str(out)], cwd=REPO, check=True, capture_output=True)
+    result = json.loads(out.read_text())
+    before, now = result["before"], result["now"]
+    assert before["findings"] == now["findings"] == before["reviewed"] == now["reviewed"] > 100
+    assert before["requests"] == before["findings"] > now["requests"]
+    assert before["cache_read_input_tokens"] == before["cache_creation_input_tokens"] == 0  # under the minimum
+    assert now["cache_creation_input_tokens"] > 0 and now["cache_read_input_tokens"] > 20 * now["cache_creation_input_tokens"]
+    assert result["input_ratio"] == round(now["billed_input_per_100"] / before["billed_input_per_100"], 3) < 1
