@@ -237,6 +237,18 @@ class NameResolver:
             return f"{base}.{rest}" if rest else base
         return None
 
+    def decorators(self, node: "cst.FunctionDef | cst.ClassDef") -> List[Optional[str]]:
+        """Each decorator by the name it refers to (as written when it is not imported: the
+        module defines it); a decorator called with arguments by its function
+        (`@pytest.fixture(scope="module")`)."""
+        found = []
+        for decorator in node.decorators:
+            expression = decorator.decorator
+            if isinstance(expression, cst.Call):
+                expression = expression.func
+            found.append(self.qualify(expression) or dotted_name(expression))
+        return found
+
     def builtin(self, node: cst.BaseExpression) -> Optional[str]:
         """The builtin a bare name refers to, unless something in the file rebinds it."""
         if isinstance(node, cst.Name) and node.value not in self.aliases and not self.is_shadowed(node.value):

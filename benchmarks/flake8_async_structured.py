@@ -11,8 +11,9 @@ asyncreview code:
     ASYNC101 -> ARV506    a yield inside a TaskGroup/timeout (its "scope" message)
     ASYNC119 -> ARV506    a yield inside any `with` of an async generator
     ASYNC103 -> ARV501    a handler of cancellation that does not re-raise, on the except line
-    ASYNC104 -> ARV501    a statement that leaves such a handler: found when ARV501 flags it or
-                          the `except` line of the handler it leaves
+    ASYNC104 -> ARV501    a statement that leaves such a handler (a `return`, a `yield`, a raise
+                          of another exception): found when ARV501 flags it or the `except` line
+                          of a handler holding it (the outer one, for a nested `except ValueError:`)
 
 ASYNC121 (`return`/`break`/`continue` inside a TaskGroup) has no counterpart: in asyncio leaving
 the block waits for the group's tasks and loses nothing (async121_asyncio.py's three lines leave
@@ -100,15 +101,14 @@ def adapt(text: str) -> str:
     return HEADER + "".join("    " + line if line.strip() else line for line in body.splitlines(True))
 
 
-def handler_lines(text: str) -> Dict[int, int]:
-    """line -> the `except` line of the innermost handler holding it."""
-    owner: Dict[int, int] = {}
+def handler_lines(text: str) -> Dict[int, Set[int]]:
+    """line -> the `except` lines of the handlers holding it (a nested one's, the outer's)."""
+    owners: Dict[int, Set[int]] = {}
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.ExceptHandler):
             for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
-                if owner.get(line, 0) < node.lineno:
-                    owner[line] = node.lineno
-    return owner
+                owners.setdefault(line, set()).add(node.lineno)
+    return owners
 
 
 def run_asyncreview(paths: Iterable[Path], codes: str, config: Optional[Path] = None) -> List[dict]:
@@ -160,10 +160,12 @@ def measure(subject: Subject, folder: Path, scratch: Path, adapted: bool) -> Tal
         findings = run_asyncreview([checked], subject.ours, config)
         flagged = {f["line"] - shift for f in findings
                    if subject.message is None or re.search(subject.message, f["message"])}
-        owner = handler_lines(text) if subject.ours == "ARV501" else {}
+        owners = handler_lines(text) if subject.ours == "ARV501" else {}
+        owner = {line: max(lines) for line, lines in owners.items()}  # the innermost
         # ASYNC104 marks the statement that leaves a handler (ASYNC103 at times a line of its
-        # exception tuple); ARV501 reports the handler
-        found = {line for line in expected if line in flagged or owner.get(line) in flagged}
+        # exception tuple); ARV501 reports the handler, the outer one when the statement leaves
+        # a nested handler of another exception inside it (`except ValueError: return`)
+        found = {line for line in expected if line in flagged or owners.get(line, set()) & flagged}
         # a finding is right when any code it stands for expects it (ARV501: ASYNC103 and 104)
         peers = set().union(*(expected_lines(text, file_code(path), other.code) for other in SUBJECTS
                               if other.ours == subject.ours and other.code in enabled(text, path)))

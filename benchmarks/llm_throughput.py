@@ -33,10 +33,9 @@ def write_project(root: Path, findings: int, concurrency: int, rpm: float = 0) -
     (root / "pyproject.toml").write_text(
         f'[project]\nname = "bench"\nrequires-python = ">=3.9"\n\n[tool.asyncreview.llm]\nmax-concurrency = {concurrency}\n{limit}'
     )
-    lines = ["import asyncio", ""]
-    for index in range(findings):  # one ARV101 each, in distinct functions: no two requests are identical
-        lines += [f"async def fetch_{index}(client):", f"    async with asyncio.timeout({index + 1}):", "        return await client.get('/')", ""]
-    (root / "app.py").write_text("\n".join(lines))
+    for index in range(findings):  # one ARV101 each, in a module of its own: one request each
+        lines = ["import asyncio", "", f"async def fetch_{index}(client):", f"    async with asyncio.timeout({index + 1}):", "        return await client.get('/')", ""]
+        (root / f"app_{index}.py").write_text("\n".join(lines))
 
 
 def timed(args, env, cwd) -> "tuple[float, subprocess.CompletedProcess]":

@@ -1,5 +1,8 @@
 """A fake Anthropic API on 127.0.0.1 for the real `anthropic` SDK: the Messages API (forced tool
-calls) and the Message Batches API, with scripted failures (any status with the API's error body
+calls) and the Message Batches API as the real one answers them where the client depends on it:
+prompt caching (a prefix up to the last `cache_control` breakpoint is written on first use and
+read after, only when it reaches the model's minimum cacheable length), `strict` tool schemas
+checked, error bodies in the API's shape; with scripted failures (any status with the API's error body
 and an optional message, 429 + retry-after, 500, 529,
 dropped connections, resets mid-body, replies that never come, bodies that are not JSON, a tool
 call under another name, oversized answers, malformed tool input), latency and rate-limit headers.
@@ -18,7 +21,8 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Optional
+import hashlib
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 ERROR_TYPES = {
@@ -32,37 +36,113 @@ ERROR_TYPES = {
 }
 
 
+# The shortest prefix each model caches, in tokens (Anthropic's prompt-caching documentation),
+# by the longest model-name prefix; kept apart from asyncreview's own table on purpose.
+MINIMUM_CACHEABLE = {
+    "claude-opus-4-6": 4096,
+    "claude-opus-4-5": 4096,
+    "claude-haiku-4-5": 4096,
+    "claude-sonnet-4-6": 2048,
+    "claude-3-5-haiku": 2048,
+    "claude-3-haiku": 2048,
+}
+DEFAULT_MINIMUM_CACHEABLE = 1024
+
+
+def minimum_cacheable(model: str) -> int:
+    best = max((prefix for prefix in MINIMUM_CACHEABLE if model.startswith(prefix)), key=len, default=None)
+    return MINIMUM_CACHEABLE[best] if best else DEFAULT_MINIMUM_CACHEABLE
+
+
+def tokens(text: str) -> int:
+    return len(text) // 4
+
+
+def prompt_parts(body: Dict[str, Any]) -> List[Tuple[str, bool]]:
+    """The prompt in the order the API caches it (tools, system, messages), as (text, whether a
+    cache_control breakpoint ends it)."""
+    parts = []
+    for tool in body.get("tools") or []:
+        parts.append((json.dumps({k: v for k, v in tool.items() if k != "cache_control"}), "cache_control" in tool))
+    system = body.get("system") or []
+    for block in [{"text": system}] if isinstance(system, str) else system:
+        parts.append((block.get("text", ""), "cache_control" in block))
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        for block in [{"text": content}] if isinstance(content, str) else content or []:
+            parts.append((block.get("text", json.dumps(block)), "cache_control" in block))
+    return parts
+
+
+def strict_schema_problem(schema: Any, where: str = "input_schema") -> Optional[str]:
+    """What a `strict` tool's schema breaks: every object closed (additionalProperties false)
+    and every property required."""
+    if not isinstance(schema, dict):
+        return f"{where}: not a schema"
+    if schema.get("type") == "object":
+        properties = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False:
+            return f"{where}: additionalProperties must be false"
+        if sorted(schema.get("required") or []) != sorted(properties):
+            return f"{where}: every property must be required"
+        for name, child in properties.items():
+            problem = strict_schema_problem(child, f"{where}.{name}")
+            if problem:
+                return problem
+    if schema.get("type") == "array":
+        return strict_schema_problem(schema.get("items"), f"{where}[]")
+    return None
+
+
+def error_body(kind: str, message: str) -> Dict[str, Any]:
+    """The API's error shape."""
+    return {"type": "error", "error": {"type": kind, "message": message}, "request_id": f"req_fake_{abs(hash(message)) % 10**8}"}
+
+
 def finding_document(body: Dict[str, Any]) -> Dict[str, Any]:
-    """The JSON document the client quoted between <finding> and </finding>."""
+    """The JSON document the client quoted between <findings> and </findings>."""
     content = body["messages"][0]["content"]
     if isinstance(content, list):
         content = "".join(block.get("text", "") for block in content)
-    match = re.search(r"<finding>\n(.*)\n</finding>", content, re.S)
+    match = re.search(r"<findings>\n(.*)\n</findings>", content, re.S)
     return json.loads(match.group(1)) if match else {}
 
 
 def default_review(body: Dict[str, Any]) -> Dict[str, Any]:
-    """Deterministic stand-in for the model: a `FAKE:refute` / `FAKE:uncertain` marker in the
-    reviewed code picks the verdict, otherwise the finding is confirmed at its default severity,
-    or at the one a `FAKE:regrade-warning` marker names."""
+    """Deterministic stand-in for the model, one review per finding id: a `FAKE:refute` /
+    `FAKE:uncertain` marker in a function's code picks the verdict of its findings, otherwise a
+    finding is confirmed at its default severity, or at the one a `FAKE:regrade-warning` marker
+    names."""
+    reviews = []
+    for function in finding_document(body).get("functions", []):
+        code = function.get("enclosing_code", {}).get("text", "")
+        verdict = "confirmed"
+        if "FAKE:refute" in code:
+            verdict = "false_positive"
+        elif "FAKE:uncertain" in code:
+            verdict = "uncertain"
+        regrade = re.search(r"FAKE:regrade-(\w+)", code)
+        for finding in function.get("findings", []):
+            reviews.append({
+                "id": finding.get("id"),
+                "verdict": verdict,
+                "severity": regrade.group(1).upper() if regrade else finding.get("default_severity", "WARNING"),
+                "explanation": f"fake review of {finding.get('rule')} at line {finding.get('line')}",
+                "suggested_fix": "",
+            })
+    return {"reviews": reviews}
+
+
+def only_function(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The one function a request carries, with the file's entries beside its own."""
     document = finding_document(body)
-    code = document.get("enclosing_code", {}).get("text", "")
-    verdict = "confirmed"
-    if "FAKE:refute" in code:
-        verdict = "false_positive"
-    elif "FAKE:uncertain" in code:
-        verdict = "uncertain"
-    rule = document.get("rule", {})
-    severity = rule.get("default_severity", "WARNING")
-    regrade = re.search(r"FAKE:regrade-(\w+)", code)
-    if regrade:
-        severity = regrade.group(1).upper()
-    return {
-        "verdict": verdict,
-        "severity": severity,
-        "explanation": f"fake review of {rule.get('code')} at line {document.get('finding', {}).get('line')}",
-        "suggested_fix": "",
-    }
+    (function,) = document["functions"]
+    return dict({key: value for key, value in document.items() if key != "functions"}, **function)
+
+
+def single(review: Dict[str, Any], finding_id: str = "F1") -> Dict[str, Any]:
+    """A scripted answer of one review, in the tool's shape."""
+    return {"reviews": [dict(review, id=finding_id)]}
 
 
 class FakeAnthropic:
@@ -86,6 +166,8 @@ class FakeAnthropic:
         self.headers: List[Dict[str, str]] = []
         self.paths: List[str] = []
         self.batches: Dict[str, Dict[str, Any]] = {}
+        self.prompt_cache: Dict[str, str] = {}  # prefix digest -> "writing" until its first reply, then "ready"
+        self.usages: List[Dict[str, int]] = []  # the usage of every message answered
         self._ids = itertools.count(1)
         self.released = threading.Event()  # ends every "hang" when the server stops
         self.httpd: Optional[ThreadingHTTPServer] = None
@@ -120,14 +202,14 @@ class FakeAnthropic:
 
     # -- replies -------------------------------------------------------------------------------
 
-    def message(self, body: Dict[str, Any], tool_input: Any) -> Dict[str, Any]:
+    def message(self, body: Dict[str, Any], tool_input: Any, arrival: Optional[Tuple[Optional[str], bool]] = None) -> Dict[str, Any]:
         content: List[Dict[str, Any]] = []
         if self.extra_text is not None:
             content.append({"type": "text", "text": self.extra_text})
         if tool_input is not None:
             tool = body.get("tool_choice", {}).get("name", "record_review")
             content.append({"type": "tool_use", "id": f"toolu_{next(self._ids)}", "name": tool, "input": tool_input})
-        size = len(json.dumps(body))
+        usage = self.usage(body, tool_input, arrival)
         return {
             "id": f"msg_{next(self._ids)}",
             "type": "message",
@@ -136,7 +218,7 @@ class FakeAnthropic:
             "content": content,
             "stop_reason": "tool_use" if tool_input is not None else "end_turn",
             "stop_sequence": None,
-            "usage": {"input_tokens": size // 4, "output_tokens": 60, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+            "usage": usage,
         }
 
     def batch_result(self, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -152,6 +234,45 @@ class FakeAnthropic:
         """As if the batch were deleted (or belonged to another key): 404 from now on."""
         with self.lock:
             del self.batches[batch_id]
+
+    def prefix(self, body: Dict[str, Any]) -> Tuple[Optional[str], int]:
+        """The digest and size of the cacheable prefix (up to the last breakpoint), or (None, 0)
+        when there is none or it is under the model's minimum."""
+        parts = prompt_parts(body)
+        last = max((index for index, (_, marked) in enumerate(parts) if marked), default=None)
+        if last is None:
+            return None, 0
+        prefix = "".join(text for text, _ in parts[: last + 1])
+        if tokens(prefix) < minimum_cacheable(body.get("model", "")):
+            return None, 0
+        return hashlib.sha256((body.get("model", "") + "\0" + prefix).encode()).hexdigest(), tokens(prefix)
+
+    def arrive(self, body: Dict[str, Any]) -> Tuple[Optional[str], bool]:
+        """At a request's arrival: (prefix digest, whether it reads the prefix). A prefix is read
+        only once the request that wrote it was answered; until then every arrival writes it."""
+        digest, _ = self.prefix(body)
+        if digest is None:
+            return None, False
+        with self.lock:
+            return digest, self.prompt_cache.setdefault(digest, "writing") == "ready"
+
+    def usage(self, body: Dict[str, Any], tool_input: Any, arrival: Optional[Tuple[Optional[str], bool]] = None) -> Dict[str, int]:
+        """Input tokens split as the API bills them (cache writes, cache reads, the rest);
+        output tokens follow the answer's size."""
+        digest, reads = arrival if arrival is not None else self.arrive(body)
+        size = self.prefix(body)[1] if digest else 0
+        total = tokens("".join(text for text, _ in prompt_parts(body)))
+        usage = {
+            "input_tokens": total - size,
+            "output_tokens": 10 + (tokens(json.dumps(tool_input)) if tool_input is not None else 0),
+            "cache_creation_input_tokens": 0 if reads else size,
+            "cache_read_input_tokens": size if reads else 0,
+        }
+        with self.lock:
+            if digest:
+                self.prompt_cache[digest] = "ready"
+            self.usages.append(usage)
+        return usage
 
     def batch_object(self, batch_id: str) -> Dict[str, Any]:
         batch = self.batches[batch_id]
@@ -233,7 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
             with fake.lock:
                 fake.batches[batch_id] = {"polls": 0, "results": results, "requests": body["requests"]}
             return self._send(200, fake.batch_object(batch_id))
-        self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": path}})
+        self._send(404, error_body("not_found_error", path))
 
     def do_GET(self) -> None:
         fake = self.server_fake
@@ -243,7 +364,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake.paths.append(path)
         match = re.fullmatch(r"/v1/messages/batches/([^/]+)(/results)?", path)
         if not match or match.group(1) not in fake.batches:
-            return self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": path}})
+            return self._send(404, error_body("not_found_error", path))
         batch_id = match.group(1)
         if match.group(2):
             lines = "\n".join(json.dumps(r) for r in fake.batches[batch_id]["results"]) + "\n"
@@ -265,6 +386,10 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
             with fake.lock:
                 fake.bodies.append(body)
+            problem = next((strict_schema_problem(t.get("input_schema")) for t in body.get("tools") or [] if t.get("strict")), None)
+            if problem:
+                return self._send(400, error_body("invalid_request_error", f"tools.0.custom.{problem}"))
+            arrival = fake.arrive(body)
             delay = (action or {}).get("latency", fake.latency)
             if delay:
                 time.sleep(delay)
@@ -272,8 +397,7 @@ class _Handler(BaseHTTPRequestHandler):
             if kind == "status":
                 status = action["status"]
                 message = action.get("message", f"fake {status}")
-                error = {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message}}
-                return self._send(status, error, action.get("headers"))
+                return self._send(status, error_body(ERROR_TYPES.get(status, "api_error"), message), action.get("headers"))
             if kind == "drop":
                 self.close_connection = True
                 self.connection.close()
@@ -285,7 +409,7 @@ class _Handler(BaseHTTPRequestHandler):
             tool_input = action["input"] if kind == "malformed" else fake.responder(body)
             headers = dict(fake.rate_headers)
             headers.update((action or {}).get("headers", {}))
-            message = fake.message(body, tool_input)
+            message = fake.message(body, tool_input, arrival)
             if kind == "wrong_tool":
                 for block in message["content"]:
                     if block["type"] == "tool_use":
@@ -293,7 +417,8 @@ class _Handler(BaseHTTPRequestHandler):
             if kind == "oversized":
                 for block in message["content"]:
                     if block["type"] == "tool_use":
-                        block["input"] = dict(block["input"], explanation="x" * action.get("size", 2_000_000))
+                        for review in block["input"]["reviews"]:
+                            review["explanation"] = "x" * action.get("size", 2_000_000)
             if kind == "reset":  # headers and half the body, then a TCP reset
                 self._leave()
                 data = json.dumps(message).encode()

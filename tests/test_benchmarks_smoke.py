@@ -221,3 +221,54 @@ def test_the_structured_parity_benchmark_maps_flake8_async_marks_to_our_lines(tm
     adapted = measure(subject["ASYNC104"]._replace(files=("async104.py",)), tmp_path, tmp_path, adapted=True)
     # the `return` at line 11 counts through its handler (line 10), which ARV501 reports
     assert (adapted.expected, adapted.found, adapted.flagged, adapted.right) == (1, 1, 2, 2)
+
+
+def test_structured_parity_counts_a_statement_in_a_nested_handler_through_the_outer_one(tmp_path):
+    """ASYNC104 marks a `return` inside `except ValueError:` nested in the cancellation's handler;
+    ARV501 reports the outer handler, and the line counts as found through it (not through the
+    inner handler, which catches no cancellation), and a `yield` or another exception raised
+    instead of the cancellation is found on its own."""
+    from benchmarks.flake8_async_structured import SUBJECTS, measure
+
+    (tmp_path / "async104.py").write_text(textwrap.dedent(
+        """\
+        # ARG --enable=ASYNC103,ASYNC104
+        def foo():
+            try:
+                ...
+            except BaseException:  # ASYNC103_trio: 11, "BaseException"
+                try:
+                    return  # error: 12
+                except ValueError:
+                    return  # error: 12
+
+        def bar():
+            try:
+                ...
+            except BaseException:
+                yield 1  # error: 8
+                raise
+            try:
+                ...
+            except BaseException:
+                raise ValueError()  # error: 8
+        """), encoding="utf-8")
+    subject = {s.code: s for s in SUBJECTS}["ASYNC104"]._replace(files=("async104.py",))
+    adapted = measure(subject, tmp_path, tmp_path, adapted=True)
+    # found: both returns (through line 5), the yield (line 15) and the raise (through line 19);
+    # flagged: lines 5, 15 and 19
+    assert (adapted.expected, adapted.found, adapted.flagged, adapted.right) == (4, 4, 3, 3)
+
+
+def test_the_llm_cost_benchmark_compares_both_designs_at_equal_coverage(tmp_path):
+    """benchmarks/llm_cost.py: both designs review every fixture finding; the new one sends fewer
+    requests, and its billed input counts the cached prefix (written once, then read)."""
+    out = tmp_path / "cost.json"
+    subprocess.run([sys.executable, "-m", "benchmarks.llm_cost", "--json-out", str(out)], cwd=REPO, check=True, capture_output=True)
+    result = json.loads(out.read_text())
+    before, now = result["before"], result["now"]
+    assert before["findings"] == now["findings"] == before["reviewed"] == now["reviewed"] > 100
+    assert before["requests"] == before["findings"] > now["requests"]
+    assert before["cache_read_input_tokens"] == before["cache_creation_input_tokens"] == 0  # under the minimum
+    assert now["cache_creation_input_tokens"] > 0 and now["cache_read_input_tokens"] > 20 * now["cache_creation_input_tokens"]
+    assert result["input_ratio"] == round(now["billed_input_per_100"] / before["billed_input_per_100"], 3) < 1

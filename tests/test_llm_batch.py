@@ -10,7 +10,7 @@ import time
 
 import pytest
 from conftest import SCRIPT
-from test_llm import KEY, FakeClock, fake, llm, reviews, write_project  # noqa: F401 - fixtures
+from test_llm import KEY, FakeClock, fake, llm, module_name, reviews, write_project  # noqa: F401 - fixtures
 
 MARKERS = {1: "FAKE:refute", 3: "FAKE:uncertain"}
 EXPECTED = {1: "false_positive", 3: "uncertain"}
@@ -149,32 +149,32 @@ def batch_in_process(fake, monkeypatch, project, tmp_path, count, **options):
     from asyncreview.llm.batch import review_batch
     from asyncreview.llm.orchestrator import Orchestrator
     from asyncreview.llm.pending import PendingBatches
-    from asyncreview.llm.prompt import build_job
+    from asyncreview.llm.prompt import build_item, build_jobs, build_prefix
     from asyncreview.llm.settings import LLMSettings
 
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
     write_project(project, count)
-    path = str(project.root / "app.py")
     settings = LLMSettings()
-    jobs = []
-    for index in range(count):
-        line = 4 + 4 * index
-        finding = Finding(path, line, 16, line, 31, "ARV101", Severity.CRITICAL, "asyncio.timeout needs 3.11", "")
-        jobs.append(build_job(finding, None, settings, "3.9"))
+    items = []
+    for index in range(count):  # one module each: one request each
+        path = str(project.root / module_name("app.py", index))
+        finding = Finding(path, 4, 16, 4, 31, "ARV101", Severity.CRITICAL, "asyncio.timeout needs 3.11", "")
+        items.append(build_item(finding, None, settings, "3.9"))
+    jobs = build_jobs(items, build_prefix(["ARV101"], {}, settings), settings)
     clock = FakeClock()
     said, notices = [], []
 
-    async def main():
-        pending = PendingBatches(tmp_path / "state")
-        try:
-            async with Orchestrator(settings, api_key=KEY, clock=clock, sleep=clock.sleep) as llm:
-                found = await review_batch(llm, jobs, pending=pending, say=said.append, notices=notices, **options)
-                return llm, found, pending.load()
-        finally:
-            pending.close()
+    async def main(pending):
+        async with Orchestrator(settings, api_key=KEY, clock=clock, sleep=clock.sleep) as llm:
+            return llm, await review_batch(llm, jobs, pending=pending, say=said.append, notices=notices, **options)
 
-    llm, found, left = asyncio.run(main())
-    return llm, [found.get(job.key) for job in jobs], said, notices, left, clock
+    pending = PendingBatches(tmp_path / "state")  # opened outside the loop: the store's files block
+    try:
+        llm, found = asyncio.run(main(pending))
+        left = pending.load()
+    finally:
+        pending.close()
+    return llm, [found.get(item.key) for item in items], said, notices, left, clock
 
 
 def test_waiting_prints_a_progress_line_on_change_and_every_five_minutes(fake, monkeypatch, project, tmp_path):
@@ -210,3 +210,34 @@ def test_a_budget_sends_what_fits_in_the_batch_and_says_so(llm, fake, project, c
     assert len(batch["requests"]) == 2  # before: the budget stopped the stage and nothing was sent
     assert sorted(v is not None for v in verdicts(result).values()) == [False, False, True, True]
     assert "stopped after max-requests = 2" in result.err
+
+
+def test_a_later_run_that_groups_its_findings_otherwise_still_collects_the_batch(llm, fake, project, cache_env):
+    """The record keeps which findings each request of the batch carries (by position, the ids the
+    model answers by): when one function of a two-function request changed, the next run's
+    request for that file differs, yet the unchanged function's verdict comes from the batch."""
+    from fakeapi import finding_document
+
+    def write(second_timeout):
+        project.write("pyproject.toml", '[project]\nname = "p"\nrequires-python = ">=3.9"\n')
+        project.write("app.py", (
+            "import asyncio\n\n\nasync def first(client):\n    # FAKE:refute\n"
+            "    async with asyncio.timeout(1):\n        return await client.get('/')\n\n\n"
+            f"async def second(client):\n    async with asyncio.timeout({second_timeout}):\n        return await client.get('/')\n"
+        ))
+
+    write(2)
+    fake.batch_polls_before_end = 10**9
+    llm("--llm-batch", "--no-wait", ".", env=cache_env)
+    (old,) = batch_ids(fake)
+    assert [len(finding_document(request["params"])["functions"]) for request in fake.batches[old]["requests"]] == [2]
+
+    write(3)  # same lines: only the second function's finding is new
+    fake.batch_polls_before_end = 0
+    result = llm("--llm-batch", "--format", "json", ".", env=cache_env)
+    found = {f["line"]: f.get("review") for f in result.json()["findings"]}
+    assert {line: review and review["verdict"] for line, review in found.items()} == {6: "false_positive", 11: "confirmed"}
+    (new,) = set(batch_ids(fake)) - {old}
+    (request,) = fake.batches[new]["requests"]  # only the changed function went out again
+    assert [[f["line"] for f in function["findings"]] for function in finding_document(request["params"])["functions"]] == [[11]]
+    assert "still processing" not in result.err and "without a review" not in result.err

@@ -98,5 +98,5 @@ def test_an_unknown_model_priced_in_the_config_is_billed_at_that_price(llm, fake
     result = llm("--llm", ".")
     assert result.code == 1, result.err
     (line,) = [line for line in result.err.splitlines() if "LLM review:" in line and "tokens" in line]
-    tokens = sum(int(n) for n in re.search(r"(\d+) input / (\d+) output tokens", line).groups())
+    tokens = sum(int(n) for n in re.search(r"(\d+) input \(\d+ cache write, \d+ cache read\) / (\d+) output tokens", line).groups())
     assert f"~${tokens * 1000.0 / 1e6:.4f}" in line  # every token at the configured 1000 $/MTok

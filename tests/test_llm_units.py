@@ -8,7 +8,7 @@ import pytest
 
 from asyncreview.finding import Finding, Severity
 from asyncreview.llm.orchestrator import RateLimiter
-from asyncreview.llm.prompt import build_job
+from asyncreview.llm.prompt import build_item, build_jobs, build_prefix
 from asyncreview.llm.settings import LLMSettings, validate_table
 from asyncreview.llm.validate import checked_review, validate_review
 
@@ -49,14 +49,15 @@ def test_a_fix_citing_an_unshown_line_is_dropped_and_the_verdict_kept(fix, line)
 def test_a_fix_may_cite_the_imports_and_the_helper_lines_the_request_showed(tmp_path):
     source = "import time\nimport os\n\nasync def f():\n    load()\n"
     snippet = "    load()\n# helpers.py:42 (in load):\ntime.sleep(1)"
-    job = build_job(_finding(tmp_path, source, snippet, line=5), None, LLMSettings(), "3.9")
-    assert job.shown_lines == {1, 2, 4, 5, 42}
+    item = build_item(_finding(tmp_path, source, snippet, line=5), None, LLMSettings(), "3.9")
+    assert item.shown_lines == {1, 2, 4, 5, 42}
+    (job,) = build_jobs([item], build_prefix(["ARV201"], {}, LLMSettings(model="claude-sonnet-4-5")), LLMSettings())
     document = job.params["messages"][0]["content"]
     assert "    1  import time" in document  # numbered, as the code is: the model can cite them
     for fix in ("add `import asyncio` after line 2", "make load async (helpers.py line 42)", "line 5: await it"):
-        review, accepted = checked_review(dict(GOOD, suggested_fix=fix), "WARNING", job.shown_lines)
+        review, accepted = checked_review(dict(GOOD, suggested_fix=fix), "WARNING", item.shown_lines)
         assert accepted and review["suggested_fix"] == fix
-    assert checked_review(dict(GOOD, suggested_fix="edit line 3"), "WARNING", job.shown_lines)[0]["suggested_fix"] == ""
+    assert checked_review(dict(GOOD, suggested_fix="edit line 3"), "WARNING", item.shown_lines)[0]["suggested_fix"] == ""
 
 
 @pytest.mark.parametrize("default, given, ok", [("CRITICAL", "WARNING", True), ("CRITICAL", "SUGGESTION", False), ("SUGGESTION", "CRITICAL", False), ("WARNING", "critical", True)])
@@ -186,16 +187,16 @@ def _finding(tmp_path, code_text, snippet="    time.sleep(1)", line=4):
 def test_cache_key_follows_content_model_and_parameters(tmp_path):
     source = "import time\n\nasync def f():\n    time.sleep(1)\n"
     finding = _finding(tmp_path, source)
-    base = build_job(finding, None, LLMSettings(), "3.9")
+    base = build_item(finding, None, LLMSettings(), "3.9")
     assert base.shown_lines == {1, 3, 4}  # the import and the function
-    assert "import time" in base.params["messages"][0]["content"]
-    assert build_job(finding, None, LLMSettings(), "3.9").key == base.key
-    assert build_job(finding, None, LLMSettings(model="claude-haiku-4-5"), "3.9").key != base.key
-    assert build_job(finding, None, LLMSettings(max_tokens=99), "3.9").key != base.key
-    assert build_job(finding, None, LLMSettings(temperature=0.5), "3.9").key != base.key
-    assert build_job(finding, None, LLMSettings(), "3.12").key != base.key
+    assert "import time" in base.context["module_imports"]
+    assert build_item(finding, None, LLMSettings(), "3.9").key == base.key
+    assert build_item(finding, None, LLMSettings(model="claude-haiku-4-5"), "3.9").key != base.key
+    assert build_item(finding, None, LLMSettings(max_tokens=99), "3.9").key != base.key
+    assert build_item(finding, None, LLMSettings(temperature=0.5), "3.9").key != base.key
+    assert build_item(finding, None, LLMSettings(), "3.12").key != base.key
     (tmp_path / "m.py").write_text(source.replace("sleep(1)", "sleep(2)"))
-    assert build_job(finding, None, LLMSettings(), "3.9").key != base.key
+    assert build_item(finding, None, LLMSettings(), "3.9").key != base.key
 
 
 def test_sdk_log_records_are_redacted(capsys):
@@ -264,19 +265,36 @@ def test_review_cache_writes_in_groups_and_on_close(tmp_path):
         reopened.close()
 
 
-def test_the_reviewer_is_told_what_would_refute_a_rule_that_says_so(tmp_path):
-    import json
-
+def test_the_reviewer_is_told_what_would_refute_a_rule_that_says_so():
+    """The rule's catalogue text, `refuted_by` included, lives in the cached prefix."""
     from asyncreview.catalogue import rule_docs
 
-    source = "import asyncio\n\nasync def ticks():\n    async with asyncio.timeout(9):\n        yield 1\n"
     doc = rule_docs("correctness")["ARV506"]
-    finding = Finding(str(tmp_path / "m.py"), 5, 9, 5, 16, "ARV506", Severity.WARNING, "yield inside", "        yield 1")
-    (tmp_path / "m.py").write_text(source)
-    content = build_job(finding, doc, LLMSettings(), "3.11").params["messages"][0]["content"]
-    rule = json.loads(content[content.index("{"):content.rindex("}") + 1])["rule"]
-    assert doc.refuted_by and rule["refuted_by"] == doc.refuted_by
-    # a rule without one sends no empty field
-    without = build_job(_finding(tmp_path, "import time\n\nasync def f():\n    time.sleep(1)\n"), rule_docs("blocking")["ARV201"],
-                        LLMSettings(), "3.9").params["messages"][0]["content"]
-    assert "refuted_by" not in without
+    text = build_prefix(["ARV506"], {"ARV506": doc}, LLMSettings()).system[0]["text"]
+    assert doc.refuted_by and "Refuted by: " + doc.refuted_by in text
+    # a rule without one gets no empty line for it
+    without = build_prefix(["ARV201"], {"ARV201": rule_docs("blocking")["ARV201"]}, LLMSettings()).system[0]["text"]
+    assert "## ARV201" in without and "Refuted by" not in without
+
+
+def test_the_prefix_holds_the_rules_of_the_run_first_and_pads_to_the_models_minimum():
+    from asyncreview import plugins
+    from asyncreview.llm.prompt import minimum_cacheable
+
+    docs = {}
+    for rule in plugins.all_rules():
+        docs.update(rule.docs())
+    haiku, sonnet = LLMSettings(model="claude-haiku-4-5"), LLMSettings(model="claude-sonnet-4-5")
+    prefix = build_prefix(["ARV301", "ARV101"], docs, haiku)
+    text = prefix.system[0]["text"]
+    assert prefix.cacheable and prefix.tokens >= minimum_cacheable(haiku) == 4096
+    assert text.index("## ARV101") < text.index("## ARV301") < text.index("## ARV102")  # the run's rules first
+    assert "## ARV501" not in text  # padded only as far as the minimum needs
+    assert prefix.notice("claude-haiku-4-5") is None
+    assert build_prefix(["ARV301", "ARV101"], docs, haiku) == prefix  # stable: cacheable across requests
+    assert build_prefix(["ARV101", "ARV301"], docs, sonnet).tokens < prefix.tokens  # a lower minimum, less padding
+    assert minimum_cacheable(LLMSettings(model="claude-haiku-4-5-20251001")) == 4096
+    assert minimum_cacheable(LLMSettings(model="some-new-model")) == 1024
+    bare = build_prefix(["ARV101"], {}, sonnet)  # nothing to pad with: said, not silent
+    assert not bare.cacheable and "prompt caching is off" in bare.notice("claude-sonnet-4-5")
+    assert f"under the {bare.minimum}" in bare.notice("claude-sonnet-4-5")

@@ -18,7 +18,7 @@ from asyncreview.github_review import build_review
 from asyncreview.pipeline import RunResult
 from asyncreview.reporters import ReportContext, asyncreview_reporters
 
-from fakeapi import FakeAnthropic
+from fakeapi import FakeAnthropic, default_review
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 FORMATS = ("text", "json", "sarif", "github", "markdown")
@@ -222,7 +222,11 @@ def test_cli_reports_hostile_file_names_in_every_format(cli, hostile_project, tm
 def test_llm_review_text_is_escaped_in_every_format(cli, hostile_project):
     fake = FakeAnthropic().start()
     try:
-        fake.responder = lambda body: {"verdict": "uncertain", "severity": "CRITICAL", "explanation": HOSTILE, "suggested_fix": ""}
+        def hostile(body):
+            reviews = default_review(body)["reviews"]
+            return {"reviews": [dict(review, verdict="uncertain", severity="CRITICAL", explanation=HOSTILE) for review in reviews]}
+
+        fake.responder = hostile
         env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-ant-test-key"}
         for fmt in FORMATS:
             run = cli("--llm", "--format", fmt, ".", cwd=hostile_project.root, env=env)

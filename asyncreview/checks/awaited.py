@@ -127,8 +127,7 @@ class NeverAwaited(Rule):
         parent = self.frames[-1]
         key = self._child_key(node.name.value)
         parent.defs[node.name.value] = key
-        decorators = [d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator for d in node.decorators]
-        plain = all((self.names.qualify(d) or dotted_name(d)) in self.tables.keep_coroutine for d in decorators)
+        plain = all(name in self.tables.keep_coroutine for name in self.names.decorators(node))
         kind = 1 if node.asynchronous is not None and plain else 0
         self.says_async = self.says_async or node.asynchronous is not None
         self.kinds[key] = min(kind, self.kinds.get(key, kind))  # defined twice, once sync: not known
@@ -138,7 +137,7 @@ class NeverAwaited(Rule):
             if not kind:
                 self.sync_methods.add(node.name.value)
             params = [*node.params.posonly_params, *node.params.params]
-            if params and "staticmethod" not in {dotted_name(d) for d in decorators}:
+            if params and "staticmethod" not in {dotted_name(d.decorator) for d in node.decorators}:
                 frame.receiver, frame.owner = params[0].name.value, parent.key
         for param in [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]:
             annotation = param.annotation.annotation if param.annotation is not None else None

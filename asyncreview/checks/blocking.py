@@ -265,14 +265,14 @@ class BlockingCalls(Rule):
         parent = self.frames[-1]
         key = self._child_key(node.name.value)
         parent.defs[node.name.value] = key
-        decorators = [d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator for d in node.decorators]
-        memoized = any((self.names.qualify(d) or dotted_name(d)) in self.table.memoized for d in decorators)
+        decorators = self.names.decorators(node)
+        memoized = any(name in self.table.memoized for name in decorators)
         # A memoized helper blocks once, not on every call: it does not pass blocking on.
         frame = Frame("async" if node.asynchronous else ("memoized" if memoized else "sync"), key, node)
         self.functions[key] = 1 if node.asynchronous else 0
         if node.returns is not None:
             returned = self._annotation(node.returns.annotation)
-            names = {self.names.qualify(d) or dotted_name(d) for d in decorators}
+            names = set(decorators)
             if returned is not None and names & set(_generics()["context-managers"]):
                 returned = ("cm", type_step("elem", returned, ()) if not isinstance(returned, str) else None)
             if returned is not None and returned != ("cm", None):

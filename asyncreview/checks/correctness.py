@@ -15,6 +15,7 @@ import libcst as cst
 
 from asyncreview.catalogue import load_table, rule_docs
 from asyncreview.config import Settings
+from asyncreview.finding import Severity
 from asyncreview.fixes import Rewrite
 from asyncreview.names import dotted_name, mention_pairs
 from asyncreview.rule import AllOf, Paired, Prefilter, Report, Rule, Words
@@ -37,6 +38,11 @@ class _Tables:
         self.loop_getters: Set[str] = set(table["loop-getters"]["calls"])
         self.never_returns: Set[str] = set(table["never-returns"]["annotations"])
         self.reporting_calls: Set[str] = set(table["cancellation"]["reporting-calls"])
+        conversion = table["cancellation-conversion"]
+        self.cancellation_words: List[str] = list(conversion["cancellation-words"])
+        self.unreachable_markers: Set[str] = set(conversion["unreachable-markers"])
+        self.cancellation_getters: Set[str] = set(conversion["cancellation-getters"])
+        self.cancellation |= {f"{getter}()" for getter in self.cancellation_getters}  # as `except` names them
 
 
 @functools.lru_cache(maxsize=1)
@@ -83,17 +89,20 @@ class _Frame:
 
 
 class _Swallow:
-    """A handler that swallows a cancellation unless what the rest of the file says excuses it:
+    """A handler that swallows a cancellation (or turns it into another exception) unless what the
+    rest of the file says excuses it:
     the try awaits a task the file cancels, or the handler ends in a call that never returns."""
-    __slots__ = ("handler", "message", "statement", "place", "awaited", "last_call")
+    __slots__ = ("handler", "message", "statement", "place", "awaited", "last_call", "severity", "kind")
 
-    def __init__(self, handler, message, statement, place, awaited, last_call) -> None:
+    def __init__(self, handler, message, statement, place, awaited, last_call, severity=None, kind="except") -> None:
         self.handler = handler
         self.message = message
         self.statement = statement
         self.place = place
         self.awaited: Set[str] = awaited  # dotted names the try body awaits on
         self.last_call: Optional[str] = last_call  # the last part of the handler's final call
+        self.severity: Optional[Severity] = severity  # None: the catalogue's
+        self.kind = kind
 
 
 class CoroutineCorrectness(Rule):
@@ -104,10 +113,10 @@ class CoroutineCorrectness(Rule):
     def prefilter(cls, settings: Settings) -> Optional[Prefilter]:
         # One alternative per way to report; every one needs a coroutine.
         tables = _tables()
-        cancels = Words(*{name.rsplit(".", 1)[-1] for name in tables.catch_all | tables.cancellation})
+        cancels = Words(*{name.rsplit(".", 1)[-1].rstrip("()") for name in tables.catch_all | tables.cancellation})
         return AllOf(Words("async"), (
             AllOf(Words("except"), (_BARE_EXCEPT, cancels)),  # ARV501: a handler
-            AllOf(Words("finally"), Words("return", "break", "continue")),  # ARV501: finally
+            AllOf(Words("finally"), Words("return", "break", "continue", "yield")),  # ARV501: finally
             AllOf(Words("with"), Paired(mention_pairs(tables.thread_locks))),  # ARV502
             Paired(mention_pairs(tables.runner_calls)),  # ARV503: asyncio.run
             Words(*tables.runner_methods),  # ARV503: loop.run_until_complete
@@ -123,6 +132,7 @@ class CoroutineCorrectness(Rule):
         self.cancelled: Set[str] = set()  # receivers of `.cancel()` anywhere in the file
         self.never_return: Set[str] = set()  # functions of the file that always raise
         self.swallows: List[_Swallow] = []
+        self._yields_reported: Set[int] = set()
 
     # -- scopes --------------------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -184,6 +194,7 @@ class CoroutineCorrectness(Rule):
     def _check_try(self, node) -> None:
         if not self._in_coroutine or not _suspends(node.body):
             return
+        self._check_yields(node)
         # in a handler that re-raises, a cancellation swallowed here ends the task anyway
         # (`except BaseException: try: await ws.close() except BaseException: pass; raise`)
         if not any(self._propagates(outer) for outer in self.frames[-1].handlers):
@@ -199,6 +210,31 @@ class CoroutineCorrectness(Rule):
                     code="ARV501", kind="finally",
                 )
 
+    def _check_yields(self, node) -> None:
+        """ARV501: `yield` in an async generator's handler of the cancellation, or in its `finally:`
+        (flake8-async's ASYNC104): the consumer's `async for` gets a value instead of the
+        CancelledError, and if it stops there the cancellation is lost; on `aclose()` a yield in
+        `finally:` is a RuntimeError. Re-raising afterwards does not help."""
+        blocks = []
+        for handler in node.handlers:
+            if self._cancel_catcher(handler.type) is not None:
+                blocks.append(handler.body)
+                break
+        if node.finalbody is not None:
+            blocks.append(node.finalbody)
+        for block in blocks:
+            for found in _walk(block):
+                if isinstance(found, cst.Yield) and id(found) not in self._yields_reported:
+                    self._yields_reported.add(id(found))
+                    self.report(
+                        found,
+                        "`yield` while an async generator handles a cancellation (in its handler or "
+                        "`finally:`): the consumer's `async for` receives a value instead of "
+                        "asyncio.CancelledError, and the cancellation is lost if it stops iterating; "
+                        "leave the handler first (or `raise`) and yield after the try statement",
+                        code="ARV501", kind="yield",
+                    )
+
     def _check_handlers(self, node) -> None:
         awaited = {dotted for n in _walk(node.body) if isinstance(n, cst.Await)
                    for inner in _walk(n.expression) if isinstance(inner, (cst.Name, cst.Attribute))
@@ -209,7 +245,18 @@ class CoroutineCorrectness(Rule):
             catcher = self._cancel_catcher(handler.type)
             if catcher is None:
                 continue
-            if not self._propagates(handler) and not self._hands_on(handler):
+            converted = self._converted_to(handler)
+            if converted is not None:
+                message = (
+                    f"{catcher} in a coroutine turns asyncio.CancelledError into `{converted}`: the "
+                    f"task ends with an error instead of being cancelled, so `asyncio.timeout()` "
+                    f"raises it rather than TimeoutError, a TaskGroup takes it for a failure (an "
+                    f"ExceptionGroup) and `task.cancelled()` is False; re-raise the cancellation "
+                    f"(`except asyncio.CancelledError: raise` first) or raise a subclass of it"
+                )
+                self.swallows.append(_Swallow(handler, message, self.context.statements[-1], self.context.place,
+                                              awaited, None, Severity.WARNING, "converted"))
+            elif not self._propagates(handler) and not self._hands_on(handler):
                 message = (
                     f"{catcher} in a coroutine swallows asyncio.CancelledError: the handler neither "
                     f"re-raises nor ends the task on purpose, so the coroutine goes on (or returns "
@@ -234,8 +281,31 @@ class CoroutineCorrectness(Rule):
         for swallow in self.swallows:
             if swallow.awaited & self.cancelled or swallow.last_call in self.never_return:
                 continue
-            self.context.reports.append(Report(swallow.handler, "ARV501", swallow.message, severity,
-                                               swallow.statement, "", swallow.place, "except"))
+            self.context.reports.append(Report(swallow.handler, "ARV501", swallow.message, swallow.severity or severity,
+                                               swallow.statement, "", swallow.place, swallow.kind))
+
+    def _converted_to(self, handler: cst.ExceptHandler) -> Optional[str]:
+        """The exception a handler of the cancellation raises instead of it on its way out that no
+        condition guards (`raise ConfigEntryNotReady(...) from err`), or None. A raise under a
+        condition is left alone (`if isinstance(exc, OSError): raise Retry() from exc`: the
+        cancellation takes the other way), as is a handler that `uncancel()`s on purpose (a
+        timeout helper turning its own cancellation into TimeoutError)."""
+        raised = _unconditional_raise(handler.body.body)
+        if raised is None or raised.exc is None or self._deliberate(handler):
+            return None
+        exception = raised.exc.func if isinstance(raised.exc, cst.Call) else raised.exc
+        if isinstance(exception, cst.Attribute) and exception.attr.value == "with_traceback":
+            exception = exception.value  # `raise exc.with_traceback(tb)`
+        bound = handler.name.name.value if handler.name is not None and isinstance(handler.name.name, cst.Name) else None
+        name = dotted_name(exception)
+        if name is None or name == bound:
+            return None
+        qualified = self.names.qualify(exception) or self.names.builtin(exception) or name
+        last = name.rsplit(".", 1)[-1]
+        if qualified in self.tables.unreachable_markers or qualified in self.tables.cancellation or any(
+                word in last for word in self.tables.cancellation_words):
+            return None
+        return name
 
     def _hands_on(self, handler: cst.ExceptHandler) -> bool:
         """A handler that hands its exception on: stores it (`errors.append(exc)`, `first = exc`,
@@ -262,6 +332,9 @@ class CoroutineCorrectness(Rule):
         if isinstance(node, cst.Tuple):
             for element in node.elements:
                 yield from self._exception_names(element.value)
+        elif isinstance(node, cst.Call):  # `except anyio.get_cancelled_exc_class():`
+            getter = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
+            yield f"{getter}()" if getter in self.tables.cancellation_getters else None
         else:
             yield self.names.qualify(node) or self.names.builtin(node)
 
@@ -282,13 +355,15 @@ class CoroutineCorrectness(Rule):
 
     def _propagates(self, handler: cst.ExceptHandler) -> bool:
         """A handler that raises on every way out of it (the exception or another: the task still
-        ends, not silently) or that calls `uncancel()` (it took the cancellation back on purpose).
+        ends, not silently; another one on the unguarded way is `_converted_to`'s) or that calls `uncancel()` (it took the cancellation back on purpose).
         `if closing: return` before the `raise`, or a `raise` only in a branch, swallows it on
         the other path (flake8-async's ASYNC103/104 read handlers so too)."""
-        for node in _walk(handler.body):
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in self.tables.deliberate:
-                return True
-        return _ends_in_raise(handler.body.body)
+        return self._deliberate(handler) or _ends_in_raise(handler.body.body)
+
+    def _deliberate(self, handler: cst.ExceptHandler) -> bool:
+        """The handler calls `uncancel()` or `cancelling()`: it decides about the cancellation on purpose."""
+        return any(isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                   and node.func.attr.value in self.tables.deliberate for node in _walk(handler.body))
 
     # -- ARV502: thread locks ------------------------------------------------------------------
     def _thread_lock(self, node: cst.BaseExpression) -> Optional[str]:
@@ -376,6 +451,25 @@ def _always_raises(statements: Sequence[cst.CSTNode]) -> bool:
         other_body = [other] if isinstance(other, cst.If) else list(other.body.body)
         return _always_raises(list(last.body.body)) and _always_raises(other_body)
     return False
+
+
+def _unconditional_raise(statements: Sequence[cst.CSTNode]) -> Optional[cst.Raise]:
+    """The `raise` a block reaches whatever its conditions (in it or in a `with` in it), or None
+    when a branch, a loop or a try decides the way out first."""
+    for statement in statements:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Raise):
+                    return small
+                if isinstance(small, (cst.Return, cst.Break, cst.Continue)):
+                    return None
+        else:
+            inner = _unconditional_raise(statement.body.body) if isinstance(statement, cst.With) else None
+            if inner is not None:
+                return inner
+            if _raises_always(statement) or _may_leave(statement, False):
+                return None
+    return None
 
 
 def _ends_in_raise(statements: Sequence[cst.CSTNode], loops_back: bool = False) -> bool:

@@ -1,17 +1,18 @@
 """`--llm-batch`: the whole run through the Message Batches API (half the price, asynchronous).
-Results come back by custom_id (the cache key) and land in the same cache as online reviews.
+Results come back by custom_id (the request's key); each finding's verdict lands in the same cache
+as online reviews, under its own key.
 
 A batch is billed whether or not anyone collects it, so its id is recorded in the cache folder
-(llm/pending.py) as soon as it is created: a run that is killed, times out in CI or was started
-with `--no-wait` leaves it there, and the next `--llm-batch` run collects it instead of
-submitting the same findings again."""
+(llm/pending.py) as soon as it is created, with the findings each of its requests carries: a run
+that is killed, times out in CI or was started with `--no-wait` leaves it there, and the next
+`--llm-batch` run collects it instead of submitting the same findings again."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Set
 
 from asyncreview.llm.orchestrator import Orchestrator, Stopped
-from asyncreview.llm.prompt import TOOL_NAME, Job
+from asyncreview.llm.prompt import TOOL_NAME, Item, Job
 from asyncreview.llm.validate import tool_input
 
 BATCH_DISCOUNT = 0.5
@@ -28,23 +29,23 @@ def _quiet(text: str) -> None:
 class _Batches:
     """The batches one run waits for: the ones an earlier run left and the ones it submits."""
 
-    def __init__(self, llm: Orchestrator, needed: Dict[str, Job], results: Dict[str, Dict[str, Any]],
+    def __init__(self, llm: Orchestrator, needed: Dict[str, Item], results: Dict[str, Dict[str, Any]],
                  pending, say: Callable[[str], None], notices: List[str]) -> None:
         self.llm = llm
-        self.needed = needed
+        self.needed = needed  # item key -> item, for the findings this run still needs a verdict on
         self.results = results
         self.pending = pending
         self.say = say
         self.notices = notices
-        self.keys: Dict[str, List[str]] = {}  # batch id -> its custom_ids
+        self.requests: Dict[str, Dict[str, List[str]]] = {}  # batch id -> custom_id -> its item keys, F1 first
         self.counts: Dict[str, Any] = {}  # batch id -> the last request counts said
         self.api = llm.client.messages.batches
 
     def unfinished_keys(self) -> Set[str]:
-        return {key for keys in self.keys.values() for key in keys}
+        return {key for requests in self.requests.values() for keys in requests.values() for key in keys}
 
     def _forget(self, batch_id: str) -> None:
-        self.keys.pop(batch_id, None)
+        self.requests.pop(batch_id, None)
         if self.pending is not None:
             try:
                 self.pending.remove(batch_id)
@@ -55,17 +56,17 @@ class _Batches:
         requests = [{"custom_id": job.key, "params": job.params} for job in jobs]  # keys are 64 hex digits
         self.llm.stats.sent_input_estimate += sum(job.estimated_input_tokens for job in jobs)
         batch = await self.llm.call(lambda: self.api.create(requests=requests))
-        self.keys[batch.id] = [job.key for job in jobs]
+        self.requests[batch.id] = {job.key: [item.key for item in job.items] for job in jobs}
         if self.pending is not None:  # first: from here on the batch is billed
             try:
-                self.pending.add(batch.id, self.keys[batch.id])
+                self.pending.add(batch.id, self.requests[batch.id])
             except Exception:  # noqa: BLE001 - the batch is still collected by this run
                 self.notices.append(f"LLM batch {batch.id} could not be recorded in the cache folder; if this run is interrupted it cannot be collected")
         await self._settle(batch)
 
-    async def adopt(self, batch_id: str, keys: List[str]) -> None:
+    async def adopt(self, batch_id: str, requests: Dict[str, List[str]]) -> None:
         """A batch an earlier run submitted: collected if it ended, else waited for."""
-        self.keys[batch_id] = keys
+        self.requests[batch_id] = requests
 
         async def retrieve():
             try:
@@ -95,7 +96,7 @@ class _Batches:
 
     def done_of_total(self) -> "tuple[int, int]":
         done = total = 0
-        for batch_id in self.keys:
+        for batch_id in self.requests:
             counts = self.counts.get(batch_id)
             finished = sum(int(getattr(counts, kind, 0) or 0) for kind in ("succeeded",) + UNANSWERED)
             done += finished
@@ -113,13 +114,17 @@ class _Batches:
             if kind != "succeeded":
                 unanswered[str(kind)] = unanswered.get(str(kind), 0) + 1
                 continue
-            job: Optional[Job] = self.needed.get(key)
-            if job is None or key in self.results:  # a finding this run no longer has
+            # The ids the model answers by are the request's positions (F1, F2, ...): its item keys
+            # in order say which finding each is, also in a run that groups its findings otherwise.
+            held = self.requests.get(batch_id, {}).get(key, [])
+            ids = {f"F{index}": self.needed[item_key] for index, item_key in enumerate(held, start=1)
+                   if item_key in self.needed and item_key not in self.results}
+            if not ids:  # findings this run no longer has, or already reviewed
                 continue
             message = result.message
             usage = llm.stats.add_usage(getattr(message, "usage", None), BATCH_DISCOUNT)
-            self.results[key] = llm.accept(job, tool_input(message, TOOL_NAME), usage)
-            llm._done += 1
+            self.results.update(llm.accept_ids(ids, tool_input(message, TOOL_NAME), usage))
+            llm._done += len(ids)
             if llm.progress is not None:
                 llm.progress(llm._done)
         if unanswered:
@@ -129,19 +134,19 @@ class _Batches:
 
     async def wait(self, poll_initial: float, poll_max: float, max_wait: float) -> None:
         delay, waited, said_at, last = poll_initial, 0.0, None, None
-        while self.keys:
+        while self.requests:
             counts = self.done_of_total()
             if counts != last or said_at is None or waited - said_at >= PROGRESS_EVERY:
-                self.say(f"LLM batch {', '.join(self.keys)}: {counts[0]} of {counts[1]} requests done, waited {int(waited // 60)}m {int(waited % 60)}s")
+                self.say(f"LLM batch {', '.join(self.requests)}: {counts[0]} of {counts[1]} requests done, waited {int(waited // 60)}m {int(waited % 60)}s")
                 last, said_at = counts, waited
             if waited > max_wait:
-                self.llm.stop(f"batch {', '.join(self.keys)} did not end within {max_wait:g}s")
+                self.llm.stop(f"batch {', '.join(self.requests)} did not end within {max_wait:g}s")
                 raise Stopped()
             if not await self.llm.nap(delay):
                 raise Stopped()
             waited += delay
             delay = min(poll_max, delay * 2)
-            for batch_id in list(self.keys):
+            for batch_id in list(self.requests):
                 await self.poll(batch_id)
 
 
@@ -156,20 +161,11 @@ async def review_batch(
     poll_max: float = 60.0,
     max_wait: float = 24 * 3600.0,
 ) -> Dict[str, Dict[str, Any]]:
-    """Reviews by job key. `pending` (llm/pending.py) records batch ids across runs; without
+    """Reviews by item key. `pending` (llm/pending.py) records batch ids across runs; without
     `wait`, the batches are submitted (or found still processing) and left for a later run."""
     notices = notices if notices is not None else []
-    llm.stats.findings += len(jobs)
-    results = llm.cached(jobs)
-    needed: Dict[str, Job] = {}
-    for job in jobs:
-        if job.key not in results:
-            if job.key in needed:
-                llm.stats.shared += 1
-            needed.setdefault(job.key, job)
-    llm._done = len(jobs) - len(needed)
-    if llm.progress is not None and llm._done:
-        llm.progress(llm._done)
+    results, to_send = llm.uncached(jobs)
+    needed: Dict[str, Item] = {item.key: item for job in to_send for item in job.items}
     batches = _Batches(llm, needed, results, pending, say, notices)
     expected: Set[str] = set()
     try:
@@ -177,14 +173,15 @@ async def review_batch(
             for batch_id, record in pending.load().items():
                 if needed.keys() & set(record["keys"]):  # it holds findings of this run
                     expected.update(record["keys"])
-                    await batches.adopt(batch_id, record["keys"])
+                    await batches.adopt(batch_id, record["requests"])
         in_flight = batches.unfinished_keys()
-        allowed, over_budget = _within_budget(llm, [job for key, job in needed.items() if key not in results and key not in in_flight])
+        rest = llm.narrowed(to_send, lambda key: key in results or key in in_flight)
+        allowed, over_budget = _within_budget(llm, rest)
         if over_budget and llm.warning is None:  # said, not stopped: what fits is still sent and collected
             llm.warning = over_budget
         for start in range(0, len(allowed), MAX_PER_BATCH):
             chunk = allowed[start : start + MAX_PER_BATCH]
-            expected.update(job.key for job in chunk)
+            expected.update(item.key for job in chunk for item in job.items)
             await batches.submit(chunk)
         if wait:
             await batches.wait(poll_initial, poll_max, max_wait)
@@ -193,13 +190,13 @@ async def review_batch(
     left = batches.unfinished_keys() & needed.keys()
     if left:
         later = COLLECT_LATER if pending is not None else "without the cache (--no-cache) no later run can collect it"
-        notices.append(f"LLM batch {', '.join(batches.keys)} still processing: {len(left)} finding(s) keep their local result for now; {later}")
+        notices.append(f"LLM batch {', '.join(batches.requests)} still processing: {len(left)} finding(s) keep their local result for now; {later}")
     llm.stats.failed += sum(1 for key in expected & needed.keys() if key not in results and key not in left)
     return results
 
 
 def _within_budget(llm: Orchestrator, jobs: List[Job]) -> "tuple[List[Job], Optional[str]]":
-    """The jobs that fit the run's budgets, and why the rest do not."""
+    """The requests that fit the run's budgets, and why the rest do not."""
     allowed: List[Job] = []
     tokens_so_far, cost_so_far = 0, 0.0
     for job in jobs:

@@ -40,6 +40,11 @@ def prices(model: str) -> Optional[Dict[str, float]]:
     return {key: float(entry[key]) for key in PRICE_KEYS} if entry else None
 
 
+# The prompt-caching documentation's smallest minimum: a model the table does not list is assumed
+# to cache a prefix this long (a longer minimum only means "caching is off" is said too late).
+DEFAULT_MIN_CACHE_TOKENS = 1024
+
+
 def min_cache_tokens(model: str) -> Optional[int]:
     """The shortest prefix the model caches; None for a model not in the table."""
     entry = model_entry(model)

@@ -14,12 +14,12 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
-from asyncreview.llm.prompt import TOOL_NAME, Job
+from asyncreview.llm.prompt import TOOL_NAME, Item, Job, build_request
 from asyncreview.llm.redact import redact_logs
 from asyncreview.llm.settings import LLMSettings
-from asyncreview.llm.validate import checked_review, tool_input
+from asyncreview.llm.validate import checked_reviews, tool_input
 
 
 @dataclass
@@ -338,11 +338,17 @@ class Orchestrator:
     # -- budget --------------------------------------------------------------------------------
 
     def estimate_cost(self, job: Job, discount: float = 1.0) -> float:
+        """The shared prefix is priced as a cache write until one happened, then as a read."""
         price = self.stats.price
         if price is None:  # an unknown model: allowed only without a dollar budget
             return 0.0
-        output = min(self.settings.max_tokens, 400)
-        return discount * (job.estimated_input_tokens * price["input"] + output * price["output"]) / 1e6
+        output = min(job.params["max_tokens"], 400 * len(job.items))
+        prefix = min(job.prefix.tokens, job.estimated_input_tokens) if job.prefix.cacheable else 0
+        written = self.stats.cache_write_tokens or self.stats.cache_read_tokens
+        prefix_price = price["cache-read"] if written else price["cache-write"]
+        return discount * (
+            prefix * prefix_price + (job.estimated_input_tokens - prefix) * price["input"] + output * price["output"]
+        ) / 1e6
 
     def budget_allows(self, job: Job, discount: float = 1.0) -> bool:
         """Checked right before a request is counted, with no await in between, so concurrent
@@ -490,8 +496,8 @@ class Orchestrator:
 
     # -- reviews -------------------------------------------------------------------------------
 
-    async def _review(self, job: Job) -> Optional[Dict[str, Any]]:
-        reserve = min(self.settings.max_tokens, 400)
+    async def _review(self, job: Job) -> Optional[Dict[str, Dict[str, Any]]]:
+        reserve = min(job.params["max_tokens"], 400 * len(job.items))
 
         params = dict(job.params)
         extra = {"temperature": params.pop("temperature")} if "temperature" in params else None
@@ -502,7 +508,7 @@ class Orchestrator:
         try:
             raw = await self.call(make, job, reserve_output=reserve)
         except Stopped:
-            self.stats.failed += 1
+            self.stats.failed += len(job.items)
             return None
         self.limiter.observe(raw.headers)
         try:
@@ -512,62 +518,95 @@ class Orchestrator:
         except Exception as error:  # noqa: BLE001 - an unreadable body is an unreviewed finding, not a crash
             self.last_error = f"unreadable reply: {type(error).__name__}"
             self._log(self.last_error)
-            self.stats.failed += 1
+            self.stats.failed += len(job.items)
             return None
         usage = self.stats.add_usage(getattr(message, "usage", None))
         self.limiter.settle(reserve, usage["output_tokens"])
         return self.accept(job, tool_input(message, TOOL_NAME), usage)
 
-    def accept(self, job: Job, raw_input: Any, usage: Optional[Dict[str, int]]) -> Dict[str, Any]:
-        review, accepted = checked_review(raw_input, job.default_severity, job.shown_lines)
-        self.stats.reviewed += 1
-        if not accepted:
-            self.stats.rejected += 1
-            self._log(f"answer rejected, recorded as uncertain: {review['explanation']}")
-        if self.cache is not None:  # a rejected answer too: asking again would cost the same again
-            try:
-                self.cache.put(job.key, review, usage)
-            except Exception:  # noqa: BLE001 - a cache that cannot be written only costs a request
-                pass
-        return review
+    def accept(self, job: Job, raw_input: Any, usage: Optional[Dict[str, int]]) -> Dict[str, Dict[str, Any]]:
+        return self.accept_ids(job.ids, raw_input, usage)
 
-    async def review(self, job: Job) -> Optional[Dict[str, Any]]:
+    def accept_ids(self, ids: Dict[str, Item], raw_input: Any, usage: Optional[Dict[str, int]]) -> Dict[str, Dict[str, Any]]:
+        """Reviews by item key: every finding of `ids` (the request's finding id -> item) gets one
+        (a missing or malformed verdict is "uncertain"), cached under its own key with its share
+        of the usage."""
+        checked = checked_reviews(raw_input, {fid: (item.default_severity, item.shown_lines) for fid, item in ids.items()})
+        share = {name: count // len(ids) for name, count in (usage or {}).items()}
+        reviews = {}
+        for finding_id, item in ids.items():
+            review, accepted = checked[finding_id]
+            reviews[item.key] = review
+            self.stats.reviewed += 1
+            if not accepted:
+                self.stats.rejected += 1
+                self._log(f"answer rejected for {item.record['rule']} at line {item.record['line']}, recorded as uncertain: {review['explanation']}")
+            if self.cache is not None:  # a rejected answer too: asking again would cost the same again
+                try:
+                    self.cache.put(item.key, review, share)
+                except Exception:  # noqa: BLE001 - a cache that cannot be written only costs a request
+                    pass
+        return reviews
+
+    async def review(self, job: Job) -> Optional[Dict[str, Dict[str, Any]]]:
         """Identical requests share one call, even when they are in flight at the same time."""
         future = self._inflight.get(job.key)
         if future is None:
             future = asyncio.ensure_future(self._review(job))
             self._inflight[job.key] = future
         else:
-            self.stats.shared += 1
+            self.stats.shared += len(job.items)
         result = await asyncio.shield(future)
-        self._done += 1
+        self._done += len(job.items)
         if self.progress is not None:
             self.progress(self._done)
         return result
 
-    def cached(self, jobs: Iterable[Job]) -> Dict[str, Dict[str, Any]]:
-        jobs = list(jobs)
+    def cached(self, jobs: List[Job]) -> Dict[str, Dict[str, Any]]:
+        """Cached reviews by item key (each finding counts as a hit once)."""
+        keys = {item.key for job in jobs for item in job.items}
         if self.cache is None:
             return {}
         try:
-            hits = self.cache.get_many(job.key for job in jobs)
+            hits = self.cache.get_many(keys)
         except Exception:  # noqa: BLE001
             return {}
-        for job in jobs:
-            if job.key in hits:
-                self.stats.cache_hits += 1
+        self.stats.cache_hits += sum(1 for job in jobs for item in job.items if item.key in hits)
         return hits
 
-    async def review_all(self, jobs: List[Job]) -> Dict[str, Dict[str, Any]]:
-        """Reviews by job key; a job without an entry was not reviewed (stopped or failed)."""
-        self.stats.findings += len(jobs)
+    def uncached(self, jobs: List[Job]) -> "Tuple[Dict[str, Dict[str, Any]], List[Job]]":
+        """(cached reviews, the requests still to send): a request some of whose findings are
+        cached is rebuilt with the others only; one whose findings are all cached is not sent."""
+        self.stats.findings += sum(len(job.items) for job in jobs)
         results = self.cached(jobs)
-        self._done = sum(1 for job in jobs if job.key in results)
+        pending = self.narrowed(jobs, results.__contains__)
+        self._done = sum(len(job.items) for job in jobs) - sum(len(job.items) for job in pending)
         if self.progress is not None and self._done:
             self.progress(self._done)
-        pending = [job for job in jobs if job.key not in results]
-        answers = await asyncio.gather(*(self.review(job) for job in pending))
-        for job, answer in zip(pending, answers):
-            if answer is not None:
-                results[job.key] = answer
+        return results, pending
+
+    def narrowed(self, jobs: List[Job], settled: Callable[[str], bool]) -> List[Job]:
+        """The requests still to send once the items whose key is `settled` are left out: a
+        request that lost some is rebuilt with the others, one that lost all is dropped."""
+        narrowed = []
+        for job in jobs:
+            remaining = [item for item in job.items if not settled(item.key)]
+            if len(remaining) == len(job.items):
+                narrowed.append(job)
+            elif remaining:
+                narrowed.append(build_request(remaining, job.prefix, self.settings))
+        return narrowed
+
+    async def review_all(self, jobs: List[Job]) -> Dict[str, Dict[str, Any]]:
+        """Reviews by item key; an item without an entry was not reviewed (stopped or failed).
+        With a cacheable prefix the first request goes alone: the ones after it read the
+        prefix it wrote instead of each writing it again."""
+        results, pending = self.uncached(jobs)
+        if len(pending) > 1 and pending[0].prefix.cacheable:
+            answers = [await self.review(pending[0])]
+            answers += await asyncio.gather(*(self.review(job) for job in pending[1:]))
+        else:
+            answers = await asyncio.gather(*(self.review(job) for job in pending))
+        for answer in answers:
+            results.update(answer or {})
         return results

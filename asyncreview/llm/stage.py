@@ -1,4 +1,5 @@
-"""The LLM stage as the CLI runs it: decide whether it runs, build one request per finding, review
+"""The LLM stage as the CLI runs it: decide whether it runs, build one request per function (or
+file) with all its findings, review
 through the orchestrator (online or batch), attach `finding.review`, and say what it cost.
 
 Everything here is light (the CLI imports it on every run): `asyncio`, `anthropic` and `rich` are
@@ -44,7 +45,8 @@ def summary_line(stats, batch: bool) -> str:
     return (
         f"LLM review{mode}: {stats.findings} finding{'s' if stats.findings != 1 else ''}, "
         f"{stats.requests} request{'s' if stats.requests != 1 else ''}, {stats.cache_hits} cache hit{'s' if stats.cache_hits != 1 else ''}, "
-        f"{stats.input_tokens + stats.cache_read_tokens + stats.cache_write_tokens} input / {stats.output_tokens} output tokens, "
+        f"{stats.input_tokens + stats.cache_read_tokens + stats.cache_write_tokens} input "
+        f"({stats.cache_write_tokens} cache write, {stats.cache_read_tokens} cache read) / {stats.output_tokens} output tokens, "
         + (f"~${stats.cost_usd:.4f}" if stats.price is not None else "cost unknown (no price for this model)")
         + (f", {stats.abandoned} timed out (cost estimated)" if stats.abandoned else "")
     )
@@ -97,7 +99,7 @@ def run_stage(
         return []
     settings = LLMSettings.from_table(table)
     from asyncreview import plugins
-    from asyncreview.llm.prompt import build_job
+    from asyncreview.llm.prompt import build_item, build_jobs, build_prefix
 
     docs = {}
     for rule in plugins.all_rules():
@@ -108,10 +110,12 @@ def run_stage(
     findings = [f for f in result.findings if not f.code.startswith("ARV0")]  # file diagnostics are facts
     if not findings:
         return []
-    jobs = []
+    items = []
     for finding in findings:
         target = result.settings[finding.path].target_text if finding.path in result.settings else ""
-        jobs.append(build_job(finding, docs.get(finding.code), settings, target))
+        items.append(build_item(finding, docs.get(finding.code), settings, target))
+    prefix = build_prefix((finding.code for finding in findings), docs, settings)
+    jobs = build_jobs(items, prefix, settings)
 
     notices: List[str] = []
     cache = pending = None
@@ -135,7 +139,7 @@ def run_stage(
 
     llm = Orchestrator(settings, cache, api_key=key, log=log if verbose else None)
     try:
-        with _Progress(len(jobs)) as progress:
+        with _Progress(len(items)) as progress:
             llm.progress = progress.update
             batch_options = {"pending": pending, "wait": wait, "notices": notices, "say": lambda text: print(f"asyncreview: {one_line(text)}", file=err)}
             reviews = asyncio.run(_review(llm, jobs, batch, batch_options))
@@ -147,11 +151,13 @@ def run_stage(
             cache.close()
         if pending is not None:
             pending.close()
-    for finding, job in zip(findings, jobs):
-        review = reviews.get(job.key)
+    for finding, item in zip(findings, items):
+        review = reviews.get(item.key)
         if review is not None:
             apply_review(finding, review, settings)
     print(f"asyncreview: {summary_line(llm.stats, batch)}", file=err)
+    if llm.stats.requests and prefix.notice(settings.model):  # once, and only when it cost something
+        notices.append(f"LLM review: {prefix.notice(settings.model)}")
     if llm.warning:
         notices.append(redact(f"LLM review: {llm.warning}", key))
     elif llm.stats.failed or llm.stats.rejected:

@@ -36,6 +36,33 @@ def checked_review(raw: Any, default_severity: str, shown: Container[int]) -> Tu
         return uncertain(default_severity, str(why)), False
 
 
+def checked_reviews(raw: Any, expected: Dict[str, Tuple[str, Container[int]]]) -> Dict[str, Tuple[Dict[str, Any], bool]]:
+    """One request's answer, per finding id of `expected` (id -> default severity, shown lines):
+    every id gets a review; an id the answer left out, repeated or buried in a malformed answer
+    is "uncertain" with the reason, and ids the request did not ask about are ignored."""
+    entries = raw.get("reviews") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        why = "the reviewer's answer was not a list of reviews"
+        return {key: (uncertain(default, why), False) for key, (default, _) in expected.items()}
+    answers: Dict[str, Any] = {}
+    repeated = set()
+    for entry in entries:
+        finding_id = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(finding_id, str) and finding_id in expected:
+            if finding_id in answers:
+                repeated.add(finding_id)
+            answers[finding_id] = {k: v for k, v in entry.items() if k != "id"}
+    results = {}
+    for finding_id, (default, shown) in expected.items():
+        if finding_id in repeated:
+            results[finding_id] = (uncertain(default, "the reviewer answered this finding twice"), False)
+        elif finding_id not in answers:
+            results[finding_id] = (uncertain(default, "the reviewer gave no verdict for this finding"), False)
+        else:
+            results[finding_id] = checked_review(answers[finding_id], default, shown)
+    return results
+
+
 def validate_review(raw: Any, default_severity: str, shown: Container[int]) -> Dict[str, Any]:
     """`raw` is the tool call's input; `shown` the line numbers the request showed the model
     (the enclosing code, the module's imports, the lines a helper chain cites)."""
