@@ -284,8 +284,9 @@ def run_benchmarks(args: argparse.Namespace) -> Dict[str, Any]:
             return lambda: measure(command, cwd=cwd, sample_memory=True)
 
         log(f"corpus: {len(files)} files, {total_lines:,} lines ({root})")
-        log("asyncreview filling the cache (once, before the warm runs) ...")
-        results["asyncreview_fill"] = _best([ours("fill", relative, work / "cache", memory=True)()])
+        if not args.single_only:
+            log("asyncreview filling the cache (once, before the warm runs) ...")
+            results["asyncreview_fill"] = _best([ours("fill", relative, work / "cache", memory=True)()])
         worker = [python, "-m", "benchmarks.run", "--parse-worker", str(listing)]
         sample = _sample(files, lines_by_file, args.flake8_lines)
         sample_rel = [str(f.relative_to(root)) for f in sample]
@@ -305,7 +306,8 @@ def run_benchmarks(args: argparse.Namespace) -> Dict[str, Any]:
             measurements["flake8_sample"] = tool(
                 [flake8, "--isolated", "--select", "ASYNC", "--exit-zero", "-j", str(jobs), *sample_rel], root)
             measurements["asyncreview_cold_sample"] = ours("sample", sample_rel, work / "cache-none", ["--no-cache"])
-        results.update(interleaved(repeat, measurements, log))
+        if not args.single_only:
+            results.update(interleaved(repeat, measurements, log))
 
         small = _small_file(files, lines_by_file)
         if small is not None:
@@ -494,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="one run per tool, 3 single-file runs, small flake8 sample")
     parser.add_argument("--repeat", type=int, default=3, help="rounds: each measurement runs once per round, the best run counts (default 3)")
     parser.add_argument("--single-repeat", type=int, default=9, help="one-small-file runs; the median counts")
+    parser.add_argument("--single-only", action="store_true", help="measure only the one small file (with and without --fix)")
     parser.add_argument("--flake8-lines", type=int, default=None,
                         help="lines in flake8's subsample (default 40,000; 5,000 with --quick)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for every tool")
