@@ -27,7 +27,7 @@ def _called(node, name):
 
 
 class WrongFixes(Rule):
-    codes = ("XFB001", "XFB002", "XFB003", "XFB004", "XFB005")
+    codes = ("XFB001", "XFB002", "XFB003", "XFB004", "XFB005", "XFB006")
     family = "wrongfixes"
 
     @classmethod
@@ -49,6 +49,8 @@ class WrongFixes(Rule):
             report("XFB004")
         if _called(node, "grow"):  # `grow(1) + 0 + 0 ...`: never a fixed point
             report("XFB005", Rewrite.safe((node, cst.BinaryOperation(node, cst.Add(), cst.Integer("0")))))
+        if _called(node, "unparse"):  # does not parse: the fixer drops it (ARV003)
+            report("XFB006", Rewrite.safe((node, "(")))
 
 
 class Pack:
@@ -92,9 +94,11 @@ def test_each_must_fails_for_the_rule_whose_fix_breaks_it(tmp_path):
         "XFB002": ["gone"],
         "XFB003": ["new"],
         "XFB005": ["gone", "second_run"],
+        "XFB006": ["dropped"],
     }
     assert rules["XFB001"]["compile_after"] == 0 and rules["XFB001"]["compiled_before"] == 1
     assert rules["XFB002"]["gone"] == 0 and rules["XFB002"]["fixed_spots"] == 1
     assert any("new finding XFB004" in line for line in rules["XFB003"]["failures"])
     assert rules["XFB005"]["applied"] == 10 and rules["XFB005"]["second_run"] == 10
+    assert rules["XFB006"]["dropped"] == 1 and rules["XFB006"]["applied"] == 0
     assert "FAILED XFB001: compiles" in completed.stdout and "NOT MET" in completed.stdout
