@@ -30,6 +30,7 @@ class Outcome:
     fixed: int  # findings fixed
     before: Dict[str, bytes]  # display path: the bytes on disk, for each file a fix changed
     after: Dict[str, bytes]  # display path: the fixed bytes
+    applied: List[Finding] = dataclasses.field(default_factory=list)  # each fixed finding, as the pass that fixed it saw it
 
 
 def fixable(finding: Finding, unsafe: bool) -> bool:
@@ -46,6 +47,7 @@ def fix_to_fixed_point(options, unsafe: bool) -> Outcome:
     before: Dict[str, bytes] = {}
     refused: Set[tuple] = set()
     broken: List[Finding] = []
+    applied_all: List[Finding] = []
     fixed = 0
     for passes in range(MAX_PASSES + 1):
         result = pipeline.run(dataclasses.replace(options, overlay=dict(overlay)))
@@ -70,6 +72,7 @@ def fix_to_fixed_point(options, unsafe: bool) -> Outcome:
             if applied:
                 overlay[shown] = new
                 fixed += len(applied)
+                applied_all.extend(applied)
                 changed = True
         if not changed:
             break
@@ -80,7 +83,7 @@ def fix_to_fixed_point(options, unsafe: bool) -> Outcome:
     result.findings.sort(key=Finding.sort_key)
     result.internal_errors.extend(f"{f.path}: {f.message}" for f in diagnostics)
     after = {shown: data for shown, data in overlay.items() if data != before.get(shown)}
-    return Outcome(result, fixed, {shown: before[shown] for shown in after}, after)
+    return Outcome(result, fixed, {shown: before[shown] for shown in after}, after, applied_all)
 
 
 def _identity(finding: Finding) -> tuple:

@@ -31,6 +31,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from benchmarks import corpus
 
 HERE = Path(__file__).resolve().parent
+# Appended to the one small file for the `--fix` run that applies a fix (ARV201's safe
+# `time.sleep` -> `await asyncio.sleep`): the fixing hook's case when it has work to do.
+FIXABLE_EDIT = "\nimport time\n\n\nasync def _benchmark_edit_{number}():\n    time.sleep({number})\n"
 BIN = Path(sys.executable).parent
 
 # Targets from issue 8: (name, measured ratio key, limit, description).
@@ -42,6 +45,8 @@ TARGETS = (
     ("flake8_speedup", ">=", 20.0, ">= 20x faster than flake8 + flake8-async (same subsample)"),
     ("warm_vs_ruff_cold", "<=", 3.0, "warm run <= 3x ruff's cold time"),
     ("single_vs_flake8", "<=", 0.5, "one small file <= 0.5x flake8 + flake8-async"),
+    # Issue 21: pre-commit's fixing hook, on the same file with a fix to apply and write.
+    ("single_fix_vs_flake8", "<=", 0.5, "one small file with --fix (a fix applied) <= 0.5x flake8 + flake8-async"),
     ("peak_memory_mib", "<", 1024.0, "peak memory of the cold run (all processes) < 1 GiB"),
 )
 
@@ -279,8 +284,9 @@ def run_benchmarks(args: argparse.Namespace) -> Dict[str, Any]:
             return lambda: measure(command, cwd=cwd, sample_memory=True)
 
         log(f"corpus: {len(files)} files, {total_lines:,} lines ({root})")
-        log("asyncreview filling the cache (once, before the warm runs) ...")
-        results["asyncreview_fill"] = _best([ours("fill", relative, work / "cache", memory=True)()])
+        if not args.single_only:
+            log("asyncreview filling the cache (once, before the warm runs) ...")
+            results["asyncreview_fill"] = _best([ours("fill", relative, work / "cache", memory=True)()])
         worker = [python, "-m", "benchmarks.run", "--parse-worker", str(listing)]
         sample = _sample(files, lines_by_file, args.flake8_lines)
         sample_rel = [str(f.relative_to(root)) for f in sample]
@@ -300,7 +306,8 @@ def run_benchmarks(args: argparse.Namespace) -> Dict[str, Any]:
             measurements["flake8_sample"] = tool(
                 [flake8, "--isolated", "--select", "ASYNC", "--exit-zero", "-j", str(jobs), *sample_rel], root)
             measurements["asyncreview_cold_sample"] = ours("sample", sample_rel, work / "cache-none", ["--no-cache"])
-        results.update(interleaved(repeat, measurements, log))
+        if not args.single_only:
+            results.update(interleaved(repeat, measurements, log))
 
         small = _small_file(files, lines_by_file)
         if small is not None:
@@ -314,13 +321,25 @@ def run_benchmarks(args: argparse.Namespace) -> Dict[str, Any]:
             # only ever hands pre-commit files whose cached results are stale.
             target.write_bytes(text)
             measure([asyncreview, "--exit-zero", "-q", str(target)], env=_env(cache))
-            ours_runs, flake8_runs = [], []
+            ours_runs, flake8_runs, fix_runs, fixing_runs = [], [], [], []
+            fixes_applied = 0
             for number in range(single_repeat):
-                target.write_bytes(text + f"\n# edit {number}\n".encode())
+                edited = text + f"\n# edit {number}\n".encode()
+                target.write_bytes(edited)
                 ours_runs.append(measure([asyncreview, "--exit-zero", "-q", str(target)], env=_env(cache)))
                 if flake8:
                     flake8_runs.append(measure([flake8, "--isolated", "--select", "ASYNC", "--exit-zero", str(target)]))
+                # --fix on the same text (what the fixing hook pays when there is nothing to fix),
+                # then with a blocking sleep added, so a fix is applied and the file written.
+                target.write_bytes(edited)
+                fix_runs.append(measure([asyncreview, "--fix", "--exit-zero", "-q", str(target)], env=_env(cache)))
+                target.write_bytes(edited + FIXABLE_EDIT.format(number=number).encode())
+                fixing_runs.append(measure([asyncreview, "--fix", "--exit-zero", "-q", str(target)], env=_env(cache)))
+                fixes_applied += f"time.sleep({number})".encode() not in target.read_bytes()
             results["single_asyncreview"] = _median(ours_runs)
+            results["single_asyncreview_fix"] = _median(fix_runs)
+            results["single_asyncreview_fixing"] = _median(fixing_runs)
+            results["single_asyncreview_fixing"]["fixed_runs"] = fixes_applied
             if flake8_runs:
                 results["single_flake8"] = _median(flake8_runs)
             results["single_file"] = {"source": str(small.relative_to(root)), "lines": lines_by_file[small]}
@@ -422,6 +441,8 @@ def _ratios(results: Dict[str, Any]) -> Dict[str, Optional[float]]:
         "sample_vs_flake8": flake8,
         "flake8_speedup": (1.0 / flake8) if flake8 else None,
         "single_vs_flake8": _ratio(results, "single_asyncreview", "single_flake8"),
+        "single_fix_nothing_vs_flake8": _ratio(results, "single_asyncreview_fix", "single_flake8"),
+        "single_fix_vs_flake8": _ratio(results, "single_asyncreview_fixing", "single_flake8"),
         "peak_memory_mib": max(cold.get("tree_peak_mib", 0.0), cold.get("maxrss_mib", 0.0)) if cold else None,
     }
 
@@ -475,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="one run per tool, 3 single-file runs, small flake8 sample")
     parser.add_argument("--repeat", type=int, default=3, help="rounds: each measurement runs once per round, the best run counts (default 3)")
     parser.add_argument("--single-repeat", type=int, default=9, help="one-small-file runs; the median counts")
+    parser.add_argument("--single-only", action="store_true", help="measure only the one small file (with and without --fix)")
     parser.add_argument("--flake8-lines", type=int, default=None,
                         help="lines in flake8's subsample (default 40,000; 5,000 with --quick)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for every tool")

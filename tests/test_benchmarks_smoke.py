@@ -63,7 +63,8 @@ def test_quick_benchmark_writes_every_measurement(tmp_path):
 
     measured = report["measurements"]
     for key in ("asyncreview_cold", "asyncreview_fill", "asyncreview_warm", "libcst_parse_1", "libcst_parse_pool",
-                "ruff_cold", "flake8_sample", "asyncreview_cold_sample", "single_asyncreview", "single_flake8"):
+                "ruff_cold", "flake8_sample", "asyncreview_cold_sample", "single_asyncreview", "single_flake8",
+                "single_asyncreview_fix", "single_asyncreview_fixing"):
         value = measured[key]
         assert value["failed"] == 0, (key, value)
         assert 0 < value["seconds"] < 300, (key, value)
@@ -79,13 +80,15 @@ def test_quick_benchmark_writes_every_measurement(tmp_path):
     assert measured["asyncreview_warm"]["cached"] == 9
     assert measured["asyncreview_fill"]["cached"] == 0
     assert len(measured["single_asyncreview"]["runs"]) == 3
+    assert len(measured["single_asyncreview_fixing"]["runs"]) == 3
+    assert measured["single_asyncreview_fixing"]["fixed_runs"] == 3  # every --fix run had a fix to apply and applied it
     assert report["meta"]["flake8_sample_lines"] == measured["flake8_sample"]["lines"] > 0
 
     for key in ("cold_vs_libcst_pool", "cold_vs_libcst_1", "warm_vs_ruff_cold", "flake8_speedup",
-                "single_vs_flake8", "peak_memory_mib"):
+                "single_vs_flake8", "single_fix_nothing_vs_flake8", "single_fix_vs_flake8", "peak_memory_mib"):
         assert report["ratios"][key] > 0, key
     assert set(report["targets"]) == {"cold_vs_libcst_1", "cold_vs_libcst_pool", "flake8_speedup", "warm_vs_ruff_cold",
-                                      "single_vs_flake8", "peak_memory_mib"}
+                                      "single_vs_flake8", "single_fix_vs_flake8", "peak_memory_mib"}
     for target in report["targets"].values():
         assert target["met"] in (True, False)
 

@@ -267,3 +267,19 @@ def test_with_fix_the_llm_reviews_only_what_remains(cli, project):
         assert path.read_text() == SAFE_FIXED
     finally:
         fake.stop()
+
+
+def test_a_value_moved_to_a_worker_thread_keeps_its_type(cli, project):
+    """Found by benchmarks.fix_corpus: after `root = await anyio.to_thread.run_sync(Path(p).resolve)`
+    the later `root.glob()` was no longer reported (the fix had hidden a blocking call)."""
+    text = (
+        "import anyio\nfrom pathlib import Path\n\n\n"
+        "async def find(workdir, pattern):\n"
+        "    root = Path(workdir).resolve()\n"
+        "    return list(root.glob(pattern))\n"
+    )
+    path = _app(project, "app.py", text)
+    result = cli("--fix", "--unsafe-fixes", "--format", "json", ".", cwd=project.root)
+    assert "root = await anyio.to_thread.run_sync(Path(workdir).resolve)\n" in path.read_text()
+    remaining = [(f["code"], f["line"], f["message"].split("`")[1]) for f in result.json()["findings"]]
+    assert remaining == [("ARV201", 7, "pathlib.Path.glob()")], remaining

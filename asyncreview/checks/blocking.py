@@ -132,6 +132,11 @@ def _generics() -> Dict[str, List[str]]:
     return load_table("common", "types")["generics"]
 
 
+@functools.lru_cache(maxsize=1)
+def _first_argument_callers() -> FrozenSet[str]:
+    return frozenset(load_table("common", "types")["returns-of-first-argument"]["calls"])
+
+
 def _depth(settings: Settings) -> int:
     return int(settings.option("blocking-max-depth") or DEFAULT_DEPTH)
 
@@ -395,6 +400,14 @@ class BlockingCalls(Rule):
         return None
 
     def _value_type(self, value: cst.BaseExpression) -> TypeExpr:
+        if isinstance(value, cst.Await) and isinstance(value.expression, cst.Call):
+            # `await asyncio.to_thread(f, x)` gives what `f(x)` gives (ARV201's own fix writes it)
+            call = value.expression
+            first = call.args[0] if call.args else None
+            if first is not None and first.keyword is None and not first.star and \
+                    self.names.qualify(call.func) in _first_argument_callers():
+                return self._value_type(cst.Call(func=first.value))
+            return None
         if isinstance(value, cst.Call):
             return self.names.call_result_type(value) or self._unimported_call_type(value) or self._expr_type(value)
         if isinstance(value, cst.Name):

@@ -1,0 +1,5 @@
+"""A call a test plugin's deliberately wrong fix rewrites (tests/test_fix_corpus.py)."""
+
+
+def drops():
+    unparse()
