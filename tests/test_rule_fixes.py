@@ -340,3 +340,25 @@ async def probe(host, port, log):
     log("reachable")
     return True
 '''
+
+
+def test_a_client_opened_and_never_used_is_reported_and_gets_no_fix():
+    """Its block goes on without mentioning it: no statement for a `with` to hold (this crashed
+    the resources rule, losing its findings, before)."""
+    from asyncreview.checks.resources import Resources
+
+    code = '''import httpx
+
+async def unused(url):
+    client = httpx.AsyncClient()
+    print(url)
+
+async def opened():
+    pass
+    f0 = open("x0")
+    f1 = open("x1")
+'''
+    found = findings_for(code, [Resources])
+    assert {(f.line, f.code) for f in found} >= {(4, "ARV301"), (9, "ARV301"), (10, "ARV301")}
+    assert not any(f.code == "ARV003" for f in found)
+    assert _unchanged(code, [Resources])

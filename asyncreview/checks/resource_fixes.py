@@ -159,7 +159,10 @@ def managed(name: str, small: cst.CSTNode, call: cst.Call, entry: Mapping[str, o
         return None  # used before the assignment or outside this block
     made_from = _made_from(rest, name)
     # the block's rest up to the last statement that mentions the resource or a value made from it
-    rest = rest[: max(i for i, other in enumerate(rest) if _mentions(other, made_from).count) + 1]
+    last_use = max((i for i, other in enumerate(rest) if _mentions(other, made_from).count), default=None)
+    if last_use is None:
+        return None  # opened and never used: nothing for a `with` to hold
+    rest = rest[: last_use + 1]
     handed_out = _Outflow()
     for other in rest:
         other.visit(handed_out)
