@@ -8,7 +8,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from asyncreview import __version__
 from asyncreview.untrusted import one_line
@@ -235,6 +235,9 @@ def _run(args: argparse.Namespace) -> int:
             result.notices.extend(llm_stage.run_stage(
                 result, llm_table, batch=args.llm_batch, wait=not args.no_wait, use_cache=not args.no_cache, verbose=args.verbose
             ))
+        if args.fix and args.unsafe_fixes:
+            with failed("applying the reviewer's verified fixes"):
+                _apply_reviewer_fixes(result)
 
     docs = {}
     for rule in plugins.all_rules():
@@ -293,6 +296,32 @@ def _write_fixed(outcome, result) -> None:
             write_atomically(result.locations[shown], data)
         except OSError as error:
             result.internal_errors.append(f"cannot write the fixed {shown}: {error.strerror or error}")
+
+
+def _apply_reviewer_fixes(result) -> None:
+    """--fix --unsafe-fixes with --llm: the reviewer's verified fixes come after the rules' own
+    (the stage reviews what the rules left), each file written once; a fixed finding leaves the report."""
+    from asyncreview.fixing import apply_fixes, write_atomically
+
+    by_path: Dict[str, list] = {}
+    for finding in result.findings:
+        if finding.fix is not None and (finding.review or {}).get("fix_verified"):
+            by_path.setdefault(finding.path, []).append(finding)
+    fixed = set()
+    for shown, findings in by_path.items():
+        location = result.locations[shown]
+        try:
+            data, applied, _ = apply_fixes(location.read_bytes(), findings)
+            if applied:
+                write_atomically(location, data)
+        except OSError as error:
+            result.internal_errors.append(f"cannot write the fixed {shown}: {error.strerror or error}")
+            continue
+        fixed.update(id(finding) for finding in applied)
+    if fixed:
+        result.findings = [finding for finding in result.findings if id(finding) not in fixed]
+        noun = "finding" if len(fixed) == 1 else "findings"
+        result.notices.append(f"applied the LLM reviewer's verified fix to {len(fixed)} {noun}")
 
 
 def _fix_without_report(args: argparse.Namespace, outcome, result) -> int:

@@ -129,6 +129,7 @@ def default_review(body: Dict[str, Any]) -> Dict[str, Any]:
                 "severity": regrade.group(1).upper() if regrade else finding.get("default_severity", "WARNING"),
                 "explanation": f"fake review of {finding.get('rule')} at line {finding.get('line')}",
                 "suggested_fix": "",
+                "fix_edits": [],
             })
     return {"reviews": reviews}
 

@@ -32,7 +32,7 @@ class ReviewCache:
         found = {key: self.pending[key][0] for key in keys if key in self.pending}
         for key, entry in self.store.get_many(k for k in keys if k not in found).items():
             review = entry.get("review") if isinstance(entry, dict) else None
-            if isinstance(review, dict) and set(review) == {"verdict", "severity", "explanation", "suggested_fix"}:
+            if isinstance(review, dict) and set(review) - {"fix_edits"} == {"verdict", "severity", "explanation", "suggested_fix"}:
                 found[key] = review
         return found
 

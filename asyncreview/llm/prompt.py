@@ -18,7 +18,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 from asyncreview.llm.settings import LLMSettings
 from asyncreview.untrusted import path_text
 
-PROMPT_VERSION = "6"
+PROMPT_VERSION = "7"
 TOOL_NAME = "record_review"
 _MAX_CONTEXT_LINES = 120
 # What one request may carry, whatever the repository holds: a minified line or a huge docstring
@@ -48,7 +48,9 @@ For EACH finding, identified by its "id", decide whether it is a real problem in
 (confirmed), wrong (false_positive), or cannot be decided from what you see (uncertain). Judge \
 every finding on its own, but use the others: two findings in one coroutine often explain each \
 other. You may re-grade severity by at most one step from the rule's default. Suggest a minimal \
-fix; refer only to line numbers that appear in the code shown.
+fix; refer only to line numbers that appear in the code shown. Where the fix is a change of the \
+enclosing code, give it as "fix_edits" too: asyncreview re-runs its rules on the edited file and \
+keeps only an edit after which the finding is gone and no new one appears.
 
 What the request shows:
 - "file": the path and whether it is test code (a blocking call in a test is often harmless; \
@@ -78,9 +80,25 @@ REVIEW_SCHEMA: Dict[str, Any] = {
         "verdict": {"type": "string", "enum": ["confirmed", "false_positive", "uncertain"]},
         "severity": {"type": "string", "enum": ["CRITICAL", "WARNING", "SUGGESTION"]},
         "explanation": {"type": "string", "description": "Why, in two or three sentences."},
-        "suggested_fix": {"type": "string", "description": "A minimal code change; empty when none."},
+        "suggested_fix": {"type": "string", "description": "A minimal code change, in words; empty when none."},
+        "fix_edits": {
+            "type": "array",
+            "description": "The fix as edits of enclosing_code: lines first_line..last_line (numbers as shown) "
+                           "replaced by `replacement` (whole lines, indentation included; empty deletes them). "
+                           "Empty when there is no fix. asyncreview keeps it only if the finding is then gone.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "first_line": {"type": "integer"},
+                    "last_line": {"type": "integer"},
+                    "replacement": {"type": "string"},
+                },
+                "required": ["first_line", "last_line", "replacement"],
+                "additionalProperties": False,
+            },
+        },
     },
-    "required": ["id", "verdict", "severity", "explanation", "suggested_fix"],
+    "required": ["id", "verdict", "severity", "explanation", "suggested_fix", "fix_edits"],
     "additionalProperties": False,
 }
 

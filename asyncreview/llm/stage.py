@@ -155,6 +155,8 @@ def run_stage(
         review = reviews.get(item.key)
         if review is not None:
             apply_review(finding, review, settings)
+            if review.get("fix_edits"):
+                _check_model_fix(finding, item, result, plugins.all_rules())
     print(f"asyncreview: {summary_line(llm.stats, batch)}", file=err)
     if llm.stats.requests and prefix.notice(settings.model):  # once, and only when it cost something
         notices.append(f"LLM review: {prefix.notice(settings.model)}")
@@ -185,6 +187,34 @@ def apply_review(finding, review, settings: LLMSettings) -> None:
 
         finding.review["rule_severity"] = finding.severity.value
         finding.severity = Severity(review["severity"])
+
+
+def _check_model_fix(finding, item, result, rules) -> None:
+    """The model's edits ride on the finding as an `unsafe` fix once verified (llm/verify.py);
+    a rule's own fix wins. A dropped fix is a note in the review, never an error."""
+    edits = finding.review.pop("fix_edits")
+    if finding.fix is not None:
+        finding.review["explanation"] += " [suggested fix not used: the rule's own fix applies]"
+        return
+    from asyncreview.llm.verify import verified_fix
+
+    shown = item.context["enclosing_code"]
+    location = result.locations.get(finding.path)
+    file_settings = result.settings.get(finding.path)
+    why = "the file could not be read again"
+    fix = None
+    if location is not None and file_settings is not None:
+        try:
+            data = location.read_bytes()
+        except OSError:
+            data = None
+        if data is not None:
+            fix, why = verified_fix(finding, edits, (shown["first_line"], shown["last_line"]), data, file_settings, rules)
+    if fix is None:
+        finding.review["explanation"] += f" [suggested fix dropped: {why}]"
+    else:
+        finding.fix = fix
+        finding.review["fix_verified"] = True  # the fix is the reviewer's, checked by the rules
 
 
 def open_pending(folder: Path):

@@ -90,11 +90,36 @@ def _review(raw: Any, default_severity: str, shown: Container[int]) -> Dict[str,
     if default_severity in SEVERITIES and abs(SEVERITIES.index(severity) - SEVERITIES.index(default_severity)) > 1:
         raise _Rejected(f"the reviewer moved the severity from {default_severity} to {severity}, more than one step")
     explanation = explanation.strip()
+    edits = raw.get("fix_edits") or []
+    if not _well_formed_edits(edits):
+        edits = []
+        explanation += " [suggested fix dropped: its edits were not line ranges with replacement text]"
     unseen = unshown_line(fix, shown)
     if unseen is not None:  # the fix goes, the verdict stays: it was given on code the model saw
         fix = ""
         explanation += f" [suggested fix dropped: it refers to line {unseen}, which the request did not show]"
-    return {"verdict": verdict, "severity": severity, "explanation": explanation, "suggested_fix": fix.strip()}
+    review = {"verdict": verdict, "severity": severity, "explanation": explanation, "suggested_fix": fix.strip()}
+    if edits and verdict == "confirmed":  # checked against the file later (llm/verify.py)
+        review["fix_edits"] = [[edit["first_line"], edit["last_line"], edit["replacement"]] for edit in edits]
+    return review
+
+
+_MAX_EDITS = 8
+
+
+def _well_formed_edits(edits: Any) -> bool:
+    """A list of at most a few {first_line, last_line, replacement} records within bounds."""
+    if not isinstance(edits, list) or len(edits) > _MAX_EDITS:
+        return False
+    for edit in edits:
+        if not isinstance(edit, dict) or set(edit) != {"first_line", "last_line", "replacement"}:
+            return False
+        first, last, text = edit["first_line"], edit["last_line"], edit["replacement"]
+        if type(first) is not int or type(last) is not int or not isinstance(text, str):
+            return False
+        if not 1 <= first <= last or len(text) > _MAX_TEXT:
+            return False
+    return True
 
 
 def unshown_line(fix: str, shown: Container[int]) -> Optional[int]:
