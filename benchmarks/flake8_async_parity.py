@@ -30,7 +30,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from asyncreview.checks.blocking import Table
 from asyncreview.catalogue import load_table
@@ -88,12 +88,18 @@ def category_of(message: str, table: Table) -> str:
 
 
 def main(argv: List[str] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    return on_eval_files(argv, __doc__, lambda folder, scratch: compare(folder))
+
+
+def on_eval_files(argv: Optional[List[str]], doc: str, compare_with: Callable[[Path, Path], int]) -> int:
+    """The command line of a parity benchmark: the eval files given, or fetched into a scratch
+    folder `compare_with` may use too."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("folder", nargs="?", help="flake8-async's tests/eval_files")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.folder) if args.folder else fetch(Path(scratch))
-        return compare(folder)
+        return compare_with(folder, Path(scratch))
 
 
 def compare(folder: Path) -> int:

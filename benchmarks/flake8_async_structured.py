@@ -40,17 +40,15 @@ Without a folder the sdist is fetched with `pip download` into a temporary folde
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
-from benchmarks.flake8_async_parity import fetch
+from benchmarks.flake8_async_parity import on_eval_files
 
 
 class Subject(NamedTuple):
@@ -188,12 +186,7 @@ def compare(folder: Path, scratch: Path) -> int:
 
 
 def main(argv: List[str] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", help="flake8-async's tests/eval_files")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(args.folder) if args.folder else fetch(Path(scratch))
-        return compare(folder, Path(scratch))
+    return on_eval_files(argv, __doc__, compare)
 
 
 if __name__ == "__main__":

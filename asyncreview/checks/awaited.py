@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple, Union
 import libcst as cst
 
 from asyncreview.catalogue import load_table, rule_docs
-from asyncreview.checks.blocking import _STDLIB, Graph
+from asyncreview.checks.blocking import _STDLIB, Graph, NestedKeys
 from asyncreview.config import Settings
 from asyncreview.finding import SAFE, Edit, Finding, Fix
 from asyncreview.fixes import Rewrite
@@ -83,7 +83,7 @@ def message(shown: str, bound: str) -> str:
             f"collected); `await` it, or hand it to `asyncio.create_task()` and keep the task")
 
 
-class NeverAwaited(Rule):
+class NeverAwaited(NestedKeys, Rule):
     codes = ("ARV505",)
     family = "correctness"
 
@@ -119,14 +119,9 @@ class NeverAwaited(Rule):
             if isinstance(statement, cst.ClassDef):
                 self.top_classes.add(statement.name.value)
 
-    def _child_key(self, name: str) -> str:
-        parent = self.frames[-1]
-        return f"{parent.key}.{name}" if parent.key else name
-
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         parent = self.frames[-1]
-        key = self._child_key(node.name.value)
-        parent.defs[node.name.value] = key
+        key = self._define(node.name.value)
         plain = all(name in self.tables.keep_coroutine for name in self.names.decorators(node))
         kind = 1 if node.asynchronous is not None and plain else 0
         self.says_async = self.says_async or node.asynchronous is not None
@@ -153,8 +148,7 @@ class NeverAwaited(Rule):
             self.candidates.append(candidate)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        key = self._child_key(node.name.value)
-        self.frames[-1].defs[node.name.value] = key
+        key = self._define(node.name.value)
         self.classes[key] = [dotted_name(base.value.value if isinstance(base.value, cst.Subscript) else base.value) or ""
                              for base in node.bases if base.keyword is None]
         self.frames.append(_Frame("class", key))

@@ -208,7 +208,25 @@ def _is_false(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "False" or isinstance(node, cst.Integer) and node.value == "0"
 
 
-class BlockingCalls(Rule):
+class NestedKeys:
+    """Functions and classes named by their dotted path in the module (`Class.method`,
+    `outer.inner`): the names project summaries and joins use. `frames` holds the enclosing
+    definitions, each with its `key` and the `defs` bound in it."""
+
+    frames: List[Any]
+
+    def _child_key(self, name: str) -> str:
+        parent = self.frames[-1]
+        return f"{parent.key}.{name}" if parent.key else name
+
+    def _define(self, name: str) -> str:
+        """Bind a definition in the enclosing frame; its key."""
+        key = self._child_key(name)
+        self.frames[-1].defs[name] = key
+        return key
+
+
+class BlockingCalls(NestedKeys, Rule):
     codes = ("ARV201", "ARV202")
     family = "blocking"
     options = {"extend-blocking-calls": _extend_blocking_calls, "blocking-max-depth": _max_depth}
@@ -262,14 +280,9 @@ class BlockingCalls(Rule):
             elif isinstance(statement, cst.ClassDef):
                 self.frames[0].defs[statement.name.value] = statement.name.value
 
-    def _child_key(self, name: str) -> str:
-        parent = self.frames[-1]
-        return f"{parent.key}.{name}" if parent.key else name
-
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         parent = self.frames[-1]
-        key = self._child_key(node.name.value)
-        parent.defs[node.name.value] = key
+        key = self._define(node.name.value)
         decorators = self.names.decorators(node)
         memoized = any(name in self.table.memoized for name in decorators)
         # A memoized helper blocks once, not on every call: it does not pass blocking on.
@@ -318,8 +331,7 @@ class BlockingCalls(Rule):
             function.polls = True
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        key = self._child_key(node.name.value)
-        self.frames[-1].defs[node.name.value] = key
+        key = self._define(node.name.value)
         self.classes.add(key)
         self.frames.append(Frame("class", key, node))
 
